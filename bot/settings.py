@@ -1,0 +1,83 @@
+"""Every setting Tapaamo reads, from ``TAPAAMO_*`` environment variables or ``.env``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TEAMS_SERVICE_HOSTS = (
+    "smba.trafficmanager.net",
+    "smba.infra.gcc.teams.microsoft.com",
+    "smba.infra.gov.teams.microsoft.us",
+)
+
+
+class Settings(BaseSettings):
+    """Tapaamo's settings. The README's settings table lists each with its default."""
+
+    model_config = SettingsConfigDict(env_prefix="TAPAAMO_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = Field("prod", description="dev allows an empty App ID on 127.0.0.1")
+    host: str = Field("127.0.0.1", description="address to listen on (dev mode always 127.0.0.1)")
+    port: int = Field(3978, description="port of /api/messages, /healthz and the web pages")
+    public_url: str = Field(
+        "http://127.0.0.1:3978", description="address people reach the web pages at (links in cards)"
+    )
+    database_url: str = Field(
+        "sqlite+aiosqlite:///var/tapaamo.db",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
+    )
+    app_id: str = Field("", description="Microsoft App ID of the bot registration")
+    app_password: SecretStr = Field(SecretStr(""), description="client secret of the App ID")
+    app_certificate_path: Path | None = Field(None, description="PEM with private key and certificate")
+    app_certificate_thumbprint: str = Field("", description="thumbprint of that certificate")
+    tenant_id: str = Field("", description="Entra tenant id (SingleTenant bot)")
+    openid_metadata_url: str = Field(
+        "https://login.botframework.com/v1/.well-known/openidconfiguration",
+        description="where the signing keys of inbound tokens are published",
+    )
+    token_issuer: str = Field("https://api.botframework.com", description="issuer of inbound tokens")
+    login_authority: str = Field(
+        "https://login.microsoftonline.com", description="authority that issues the bot's outbound tokens"
+    )
+    allowed_service_hosts: list[str] = Field(
+        default_factory=lambda: list(TEAMS_SERVICE_HOSTS),
+        description="hosts a serviceUrl may point at (127.0.0.1 and localhost are added in dev and test)",
+    )
+    max_body_bytes: int = Field(256 * 1024, description="largest accepted /api/messages body")
+    log_level: str = Field("INFO", description="logging level")
+    log_json: bool = Field(False, description="log one JSON object per line")
+    job_tick_seconds: float = Field(2.0, description="how often the job worker looks for due jobs")
+    job_batch_size: int = Field(50, description="jobs claimed per tick")
+    job_lease_seconds: int = Field(120, description="a claimed job is re-claimed after this if not finished")
+    job_max_attempts: int = Field(6, description="failed tries before a job is dead")
+    send_rate_per_tenant: float = Field(50.0, description="proactive messages per second per tenant")
+    send_workers: int = Field(16, description="concurrent outbound sends")
+    inbound_keep_hours: int = Field(48, description="how long processed activity ids are kept")
+    housekeeping_hour: int = Field(3, description="local hour (Europe/Helsinki) of the daily housekeeping")
+    timezone: str = Field("Europe/Helsinki", description="default timezone of networks and schedules")
+    shutdown_grace_seconds: float = Field(20.0, description="time given to in-flight turns on SIGTERM")
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env == "dev"
+
+    def service_hosts(self) -> set[str]:
+        hosts = set(self.allowed_service_hosts)
+        if self.env in ("dev", "test"):
+            hosts |= {"127.0.0.1", "localhost"}
+        return hosts
+
+    def missing_for_production(self) -> list[str]:
+        """What a non-dev bot lacks to authenticate to Teams (empty when it can start)."""
+        missing = []
+        if not self.app_id:
+            missing.append("TAPAAMO_APP_ID")
+        if not self.app_password.get_secret_value() and not self.app_certificate_path:
+            missing.append("TAPAAMO_APP_PASSWORD or TAPAAMO_APP_CERTIFICATE_PATH")
+        if not self.tenant_id:
+            missing.append("TAPAAMO_TENANT_ID")
+        return missing
