@@ -95,9 +95,7 @@ class SentActivity:
 class ConnectorClient:
     """A thin async client of the Bot Connector REST API (v3)."""
 
-    def __init__(
-        self, session: aiohttp.ClientSession, tokens: TokenProvider, timeout: float = 15.0
-    ) -> None:
+    def __init__(self, session: aiohttp.ClientSession, tokens: TokenProvider, timeout: float = 15.0) -> None:
         self._session = session
         self._tokens = tokens
         self._timeout = aiohttp.ClientTimeout(total=timeout)

@@ -89,9 +89,7 @@ class JobStore(Protocol):
 class SentMessages(Protocol):
     """What the bot has posted, by a key of ours, so that a card can be updated in place later."""
 
-    async def record(
-        self, *, key: str, conversation_id: str, activity_id: str | None, at: datetime
-    ) -> None:
+    async def record(self, *, key: str, conversation_id: str, activity_id: str | None, at: datetime) -> None:
         """Remember the activity id of the message sent under ``key`` (first one wins)."""
         ...
 

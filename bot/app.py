@@ -1,0 +1,173 @@
+"""The composition root: every long-lived object is built here and passed in explicitly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import aiohttp
+from aiohttp import web
+from scheduling.ticker import Ticker
+from scheduling.worker import JobRunner
+from storage.repositories import (
+    SqlAuditLog,
+    SqlConversationRefs,
+    SqlInboundLedger,
+    SqlJobStore,
+    SqlSentMessages,
+)
+
+from bot import sdk_fixes
+from bot.adapter import TapaamoAdapter
+from bot.auth import BotAuthenticator, OpenIdKeys
+from bot.connector import ConnectorClient, TokenProvider
+from bot.settings import Settings
+from bot.turns import MessagesEndpoint, TapaamoBot
+from dialogs.app import build_router
+from dialogs.i18n import Catalogs
+from dialogs.services import Services
+from domain.clock import Clock, SystemClock
+from domain.jobs import RetryPolicy
+from storage.db import Database
+from storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+
+class ConfigurationError(Exception):
+    """The settings do not allow the bot to start; the message says what is missing."""
+
+
+def check_settings(settings: Settings) -> None:
+    if settings.is_dev:
+        if settings.host not in ("127.0.0.1", "localhost", "::1"):
+            raise ConfigurationError("dev mode (TAPAAMO_ENV=dev) binds to 127.0.0.1 only")
+        return
+    missing = settings.missing_for_production()
+    if missing:
+        raise ConfigurationError(
+            f"TAPAAMO_ENV={settings.env} needs {', '.join(missing)} "
+            "(or set TAPAAMO_ENV=dev to try it locally)"
+        )
+
+
+@dataclass
+class Parts:
+    """What the running app holds, for /healthz, shutdown and tests."""
+
+    settings: Settings
+    clock: Clock
+    database: Database
+    session: aiohttp.ClientSession
+    runner: JobRunner
+    ticker: Ticker
+    endpoint: MessagesEndpoint
+
+
+PARTS = web.AppKey("parts", Parts)
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, start_ticker: bool = True
+) -> web.Application:
+    """The aiohttp application: /api/messages and /healthz; resources open on start-up."""
+    check_settings(settings)
+    sdk_fixes.apply()
+    app = web.Application(client_max_size=settings.max_body_bytes + 1)
+    clock = clock or SystemClock()
+    catalogs = Catalogs()
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await asyncio.to_thread(upgrade, settings.database_url)
+        database = Database.connect(settings.database_url)
+        connector_limit = aiohttp.TCPConnector(limit=max(100, settings.send_workers * 4))
+        session = aiohttp.ClientSession(connector=connector_limit)
+        refs = SqlConversationRefs(database)
+        audit = SqlAuditLog(database)
+        jobs = SqlJobStore(database)
+        inbound = SqlInboundLedger(database)
+        SqlSentMessages(database)
+        services = Services(
+            refs=refs, audit=audit, jobs=jobs, public_url=settings.public_url, timezone=settings.timezone
+        )
+        router = build_router(catalogs, clock, services)
+        tokens = TokenProvider(
+            settings.app_id,
+            tenant_id=settings.tenant_id,
+            authority_host=settings.login_authority,
+            secret=settings.app_password.get_secret_value(),
+        )
+        adapter = TapaamoAdapter(ConnectorClient(session, tokens))
+        authenticator = None
+        if settings.app_id:
+            keys = OpenIdKeys(session, settings.openid_metadata_url)
+            authenticator = BotAuthenticator(keys, app_id=settings.app_id, issuer=settings.token_issuer)
+        endpoint = MessagesEndpoint(
+            adapter=adapter,
+            bot=TapaamoBot(router, refs, jobs),
+            authenticator=authenticator,
+            refs=refs,
+            inbound=inbound,
+            clock=clock,
+            service_hosts=settings.service_hosts(),
+            allow_http_service=settings.env in ("dev", "test"),
+            max_body_bytes=settings.max_body_bytes,
+        )
+        runner = JobRunner(
+            jobs,
+            clock,
+            handlers={},
+            retry=RetryPolicy(max_attempts=settings.job_max_attempts),
+            batch_size=settings.job_batch_size,
+            lease=timedelta(seconds=settings.job_lease_seconds),
+        )
+
+        async def housekeeping() -> None:
+            purged = await inbound.purge(clock.now() - timedelta(hours=settings.inbound_keep_hours))
+            log.info("housekeeping: %d processed activity ids purged", purged)
+
+        ticker = Ticker(
+            runner,
+            tick_seconds=settings.job_tick_seconds,
+            housekeeping=housekeeping,
+            housekeeping_hour=settings.housekeeping_hour,
+            timezone="Europe/Helsinki",
+            clock=clock,
+        )
+        app[PARTS] = Parts(settings, clock, database, session, runner, ticker, endpoint)
+        if start_ticker:
+            ticker.start()
+        log.info("Tapaamo ready (%s mode, database %s)", settings.env, database.dialect)
+        try:
+            yield
+        finally:
+            if start_ticker:
+                await ticker.shutdown()
+            await session.close()
+            await database.dispose()
+
+    app.cleanup_ctx.append(lifecycle)
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        return await request.app[PARTS].endpoint.handle(request)
+
+    async def healthz(request: web.Request) -> web.Response:
+        parts = request.app[PARTS]
+        database_ok = await parts.database.ping()
+        counts = await parts.runner.counts() if database_ok else {}
+        scheduler_ok = parts.ticker.alive or not start_ticker
+        body = {
+            "status": "ok" if database_ok and scheduler_ok else "failing",
+            "database": "ok" if database_ok else "unreachable",
+            "scheduler": "ok" if scheduler_ok else "stopped",
+            "jobs": counts,
+            "dead_jobs": counts.get("dead", 0),
+        }
+        return web.json_response(body, status=200 if body["status"] == "ok" else 503)
+
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,149 @@
+"""Reading Teams activities (as dicts: botbuilder's Teams classes mis-parse some payloads)."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
+
+from dialogs.turn import Turn, User
+from domain.conversations import ConversationRef
+
+AT_TAG = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
+ANY_TAG = re.compile(r"<[^>]+>")
+KINDS = ("personal", "groupChat", "channel")
+
+
+class NotAnActivity(ValueError):
+    """Valid JSON that is not a Bot Framework activity."""
+
+
+def check_activity(body: Any) -> dict[str, Any]:
+    """The activity, if ``body`` looks like one; NotAnActivity otherwise."""
+    if not isinstance(body, dict):
+        raise NotAnActivity("body is not a JSON object")
+    if not isinstance(body.get("type"), str) or not body["type"]:
+        raise NotAnActivity("activity has no type")
+    conversation = body.get("conversation")
+    if not isinstance(conversation, dict) or not isinstance(conversation.get("id"), str):
+        raise NotAnActivity("activity has no conversation id")
+    if not isinstance(body.get("serviceUrl"), str):
+        raise NotAnActivity("activity has no serviceUrl")
+    sender = body.get("from")
+    if sender is not None and not isinstance(sender, dict):
+        raise NotAnActivity("activity's from is not an object")
+    return body
+
+
+def service_url_allowed(url: str, hosts: set[str], allow_http: bool) -> bool:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "http":
+        return allow_http and host in {"127.0.0.1", "localhost"} and host in hosts
+    if parts.scheme != "https":
+        return False
+    return any(host == allowed or host.endswith("." + allowed) for allowed in hosts)
+
+
+def tenant_of(activity: Mapping[str, Any]) -> str | None:
+    channel_data = activity.get("channelData") or {}
+    tenant = channel_data.get("tenant") if isinstance(channel_data, dict) else None
+    if isinstance(tenant, dict) and isinstance(tenant.get("id"), str):
+        return str(tenant["id"])
+    conversation = activity.get("conversation") or {}
+    value = conversation.get("tenantId")
+    return str(value) if value else None
+
+
+def kind_of(activity: Mapping[str, Any]) -> Literal["personal", "groupChat", "channel"]:
+    kind = (activity.get("conversation") or {}).get("conversationType") or "personal"
+    return cast(Literal["personal", "groupChat", "channel"], kind if kind in KINDS else "personal")
+
+
+def clean_text(activity: Mapping[str, Any]) -> str:
+    """The message text without the bot's @mention tag and markup."""
+    text = str(activity.get("text") or "")
+    text = AT_TAG.sub(" ", text)
+    text = ANY_TAG.sub(" ", text)
+    return " ".join(html.unescape(text).replace("\u00a0", " ").split())
+
+
+def to_user(entry: Mapping[str, Any] | None) -> User:
+    entry = entry or {}
+    return User(
+        id=str(entry.get("id") or ""),
+        name=str(entry.get("name") or ""),
+        aad_id=entry.get("aadObjectId") or None,
+    )
+
+
+def to_turn(activity: Mapping[str, Any]) -> Turn:
+    bot_id = (activity.get("recipient") or {}).get("id")
+    mentions = []
+    for entity in activity.get("entities") or []:
+        if isinstance(entity, dict) and entity.get("type") == "mention":
+            mentioned = entity.get("mentioned") or {}
+            if isinstance(mentioned, dict) and mentioned.get("id") != bot_id:
+                mentions.append(to_user(mentioned))
+    return Turn(
+        activity_id=str(activity.get("id") or ""),
+        conversation_id=str(activity["conversation"]["id"]),
+        conversation_kind=kind_of(activity),
+        user=to_user(activity.get("from")),
+        locale=activity.get("locale"),
+        tenant_id=tenant_of(activity),
+        text=clean_text(activity),
+        value=activity.get("value"),
+        mentions=tuple(mentions),
+    )
+
+
+def conversation_ref(activity: Mapping[str, Any], at: datetime) -> ConversationRef:
+    """What is needed to speak in this conversation later, from an inbound activity."""
+    kind = kind_of(activity)
+    sender = activity.get("from") or {}
+    bot = activity.get("recipient") or {}
+    reference = {
+        "activityId": activity.get("id"),
+        "user": {k: sender.get(k) for k in ("id", "name", "aadObjectId") if sender.get(k)},
+        "bot": {k: bot.get(k) for k in ("id", "name") if bot.get(k)},
+        "conversation": activity.get("conversation"),
+        "channelId": activity.get("channelId"),
+        "locale": activity.get("locale"),
+        "serviceUrl": activity.get("serviceUrl"),
+    }
+    personal = kind == "personal"
+    return ConversationRef(
+        conversation_id=str(activity["conversation"]["id"]),
+        service_url=str(activity["serviceUrl"]),
+        channel_id=str(activity.get("channelId") or "msteams"),
+        kind=kind,
+        tenant_id=tenant_of(activity),
+        bot_id=str(bot.get("id") or ""),
+        user_id=sender.get("id") if personal else None,
+        user_aad_id=sender.get("aadObjectId") if personal else None,
+        locale=activity.get("locale"),
+        reference=reference,
+        updated_at=at,
+    )
+
+
+def bot_was_added(activity: Mapping[str, Any]) -> bool:
+    if activity.get("type") != "conversationUpdate":
+        return False
+    bot_id = (activity.get("recipient") or {}).get("id")
+    added = activity.get("membersAdded") or []
+    return any(isinstance(member, dict) and member.get("id") == bot_id for member in added)
+
+
+def bot_was_removed(activity: Mapping[str, Any]) -> bool:
+    if activity.get("type") == "installationUpdate":
+        return str(activity.get("action") or "").startswith("remove")
+    if activity.get("type") != "conversationUpdate":
+        return False
+    bot_id = (activity.get("recipient") or {}).get("id")
+    removed = activity.get("membersRemoved") or []
+    return any(isinstance(member, dict) and member.get("id") == bot_id for member in removed)

@@ -1,0 +1,89 @@
+"""Messages in Finnish, Swedish and English, from gettext catalogs read with Babel.
+
+Message ids are the English text with ``{name}`` placeholders; catalogs live in
+``dialogs/locales/<lang>.po`` and every id must be translated in all three (a test checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_datetime, format_time
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
+
+from dialogs.turn import LANGS, Lang
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+BABEL_LOCALES: Mapping[Lang, str] = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_GB"}
+
+
+class Translator:
+    """Texts and formats of one language."""
+
+    def __init__(self, lang: Lang, messages: Mapping[str, str], plurals: Mapping[str, tuple[str, ...]]):
+        self.lang = lang
+        self.locale = Locale.parse(BABEL_LOCALES[lang])
+        self._messages = messages
+        self._plurals = plurals
+
+    def _(self, msgid: str, **params: object) -> str:
+        """The translation of ``msgid`` with ``params`` filled in; the id itself if untranslated."""
+        text = self._messages.get(msgid) or msgid
+        return text.format(**params) if params else text
+
+    def n_(self, singular: str, plural: str, n: int, **params: object) -> str:
+        forms = self._plurals.get(singular)
+        index = 0 if self.locale.plural_form(n) == "one" else 1
+        text = forms[index] if forms and forms[index] else (singular if index == 0 else plural)
+        return text.format(n=self.number(n), **params)
+
+    def number(self, value: float, digits: int = 1) -> str:
+        if isinstance(value, int):
+            return format_decimal(value, locale=self.locale)
+        return format_decimal(round(value, digits), format=f"#,##0.{'#' * digits}", locale=self.locale)
+
+    def percent(self, fraction: float) -> str:
+        return format_percent(fraction, locale=self.locale)
+
+    def datetime(self, moment: datetime, tz: str, fmt: str = "full_short") -> str:
+        """A moment in ``tz``: weekday, date and time, as people of this language write them."""
+        local = moment.astimezone(ZoneInfo(tz))
+        if fmt == "full_short":
+            day = format_datetime(local, "EEEE d.M.yyyy", locale=self.locale)
+            if self.lang == "en":
+                day = format_datetime(local, "EEEE d MMMM yyyy", locale=self.locale)
+            return f"{day} {format_time(local, 'HH:mm', locale=self.locale)}"
+        return format_datetime(local, fmt, locale=self.locale)
+
+
+class Catalogs:
+    """All three languages' translators, read once at start."""
+
+    def __init__(self, directory: Path = LOCALES_DIR) -> None:
+        self._translators: dict[Lang, Translator] = {}
+        for lang in LANGS:
+            messages: dict[str, str] = {}
+            plurals: dict[str, tuple[str, ...]] = {}
+            with (directory / f"{lang}.po").open("rb") as handle:
+                catalog = read_po(handle, locale=BABEL_LOCALES[lang])
+            for message in catalog:
+                if not message.id:
+                    continue
+                if isinstance(message.id, tuple):
+                    plurals[message.id[0]] = tuple(message.string)
+                else:
+                    messages[message.id] = message.string
+            self._translators[lang] = Translator(lang, messages, plurals)
+
+    def __getitem__(self, lang: Lang) -> Translator:
+        return self._translators[lang]
+
+
+def N_(msgid: str) -> str:
+    """Marks a message id for the catalogs where it is defined, not translated."""
+    return msgid

@@ -1,0 +1,16 @@
+"""The application services a dialog may use, built by the composition root (bot/app.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.ports import AuditLog, ConversationRefs, JobStore
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    refs: ConversationRefs
+    audit: AuditLog
+    jobs: JobStore
+    public_url: str
+    timezone: str

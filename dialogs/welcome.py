@@ -1,0 +1,25 @@
+"""The card Tapaamo posts when it is added to a team, a group chat or a personal chat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialogs import cards
+from dialogs.i18n import Translator
+from dialogs.router import Router
+
+
+def welcome_card(router: Router, tr: Translator) -> dict[str, Any]:
+    help_word = router.help_alias(tr.lang)
+    body = [
+        cards.title(tr._("Welcome to Tapaamo")),
+        cards.text(
+            tr._(
+                "I help open online networks meet: coordinators schedule sessions here, everyone can "
+                "follow and join them, and after each session I ask for one-click feedback."
+            )
+        ),
+        cards.text(tr._("Type \u201c{help}\u201d to see what I can do.", help=help_word), subtle=True),
+    ]
+    actions = [cards.execute(tr._("Show commands"), "help.language", {"lang": tr.lang})]
+    return cards.card(body, lang=tr.lang, fallback=tr._("Welcome to Tapaamo"), actions=actions)
