@@ -21,7 +21,7 @@ INVOKE_RESPONSE_KEY = BotAdapter._INVOKE_RESPONSE_KEY
 REPLY_ATTEMPTS = 3
 
 
-class TapaamoAdapter(BotAdapter):
+class TapaamoAdapter(BotAdapter):  # type: ignore[misc]  # botbuilder has no type hints
     def __init__(self, connector: ConnectorClient) -> None:
         super().__init__()
         self.connector = connector

@@ -10,8 +10,28 @@ from datetime import timedelta
 
 import aiohttp
 from aiohttp import web
+
+from bot import sdk_fixes
+from bot.adapter import TapaamoAdapter
+from bot.auth import BotAuthenticator, OpenIdKeys
+from bot.connector import ConnectorClient, TokenProvider
+from bot.notifier import SenderNotifier
+from bot.ratelimit import RateLimiter
+from bot.sender import Sender
+from bot.settings import Settings
+from bot.turns import MessagesEndpoint, TapaamoBot
+from dialogs.app import build_router
+from dialogs.i18n import Catalogs
+from dialogs.services import Services
+from dialogs.session_jobs import SessionJobs
+from domain.clock import Clock, SystemClock
+from domain.jobs import RetryPolicy
+from domain.planning import Planning
 from scheduling.ticker import Ticker
 from scheduling.worker import JobRunner
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.network_repos import SqlNetworkStore, SqlSessionStore
 from storage.repositories import (
     SqlAuditLog,
     SqlConversationRefs,
@@ -19,20 +39,7 @@ from storage.repositories import (
     SqlJobStore,
     SqlSentMessages,
 )
-
-from bot import sdk_fixes
-from bot.adapter import TapaamoAdapter
-from bot.auth import BotAuthenticator, OpenIdKeys
-from bot.connector import ConnectorClient, TokenProvider
-from bot.settings import Settings
-from bot.turns import MessagesEndpoint, TapaamoBot
-from dialogs.app import build_router
-from dialogs.i18n import Catalogs
-from dialogs.services import Services
-from domain.clock import Clock, SystemClock
-from domain.jobs import RetryPolicy
-from storage.db import Database
-from storage.migrate import upgrade
+from web.routes import WebDeps, add_routes
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +72,7 @@ class Parts:
     runner: JobRunner
     ticker: Ticker
     endpoint: MessagesEndpoint
+    web: WebDeps
 
 
 PARTS = web.AppKey("parts", Parts)
@@ -89,18 +97,35 @@ def create_app(
         audit = SqlAuditLog(database)
         jobs = SqlJobStore(database)
         inbound = SqlInboundLedger(database)
-        SqlSentMessages(database)
-        services = Services(
-            refs=refs, audit=audit, jobs=jobs, public_url=settings.public_url, timezone=settings.timezone
-        )
-        router = build_router(catalogs, clock, services)
+        sessions = SqlSessionStore(database)
+        networks = SqlNetworkStore(database)
         tokens = TokenProvider(
             settings.app_id,
             tenant_id=settings.tenant_id,
             authority_host=settings.login_authority,
             secret=settings.app_password.get_secret_value(),
         )
-        adapter = TapaamoAdapter(ConnectorClient(session, tokens))
+        connector = ConnectorClient(session, tokens)
+        sender = Sender(
+            connector,
+            SqlSentMessages(database),
+            clock,
+            RateLimiter(tenant_rate=settings.send_rate_per_tenant),
+            concurrency=settings.send_workers,
+        )
+        planning = Planning(networks, sessions, jobs, audit, clock, settings.timezone)
+        services = Services(
+            refs=refs,
+            audit=audit,
+            jobs=jobs,
+            planning=planning,
+            sessions=sessions,
+            notifier=SenderNotifier(sender, refs),
+            public_url=settings.public_url,
+            timezone=settings.timezone,
+        )
+        router = build_router(catalogs, clock, services)
+        adapter = TapaamoAdapter(connector)
         authenticator = None
         if settings.app_id:
             keys = OpenIdKeys(session, settings.openid_metadata_url)
@@ -119,7 +144,7 @@ def create_app(
         runner = JobRunner(
             jobs,
             clock,
-            handlers={},
+            handlers=SessionJobs(services, catalogs).handlers(),
             retry=RetryPolicy(max_attempts=settings.job_max_attempts),
             batch_size=settings.job_batch_size,
             lease=timedelta(seconds=settings.job_lease_seconds),
@@ -127,7 +152,8 @@ def create_app(
 
         async def housekeeping() -> None:
             purged = await inbound.purge(clock.now() - timedelta(hours=settings.inbound_keep_hours))
-            log.info("housekeeping: %d processed activity ids purged", purged)
+            made = await planning.extend_all_series()
+            log.info("housekeeping: %d processed activity ids purged, %d series sessions made", purged, made)
 
         ticker = Ticker(
             runner,
@@ -137,7 +163,8 @@ def create_app(
             timezone="Europe/Helsinki",
             clock=clock,
         )
-        app[PARTS] = Parts(settings, clock, database, session, runner, ticker, endpoint)
+        web_deps = WebDeps(networks, sessions, clock, settings.public_url)
+        app[PARTS] = Parts(settings, clock, database, session, runner, ticker, endpoint, web_deps)
         if start_ticker:
             ticker.start()
         log.info("Tapaamo ready (%s mode, database %s)", settings.env, database.dialect)
@@ -170,4 +197,5 @@ def create_app(
 
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    add_routes(app, lambda request: request.app[PARTS].web)
     return app

@@ -128,8 +128,14 @@ class MessagesEndpoint:
     async def handle(self, request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > self.max_body_bytes:
             return error_response(413, "request body too large")
+        raw = bytearray()
         try:
-            raw = await request.content.read(self.max_body_bytes + 1)
+            # read(n) gives what has arrived so far, not n bytes: read until the end or the limit.
+            while len(raw) <= self.max_body_bytes:
+                chunk = await request.content.read(self.max_body_bytes + 1 - len(raw))
+                if not chunk:
+                    break
+                raw += chunk
         except web.HTTPException:
             return error_response(413, "request body too large")
         if len(raw) > self.max_body_bytes:
@@ -148,7 +154,11 @@ class MessagesEndpoint:
             except AuthError as error:
                 log.warning("refused request: %s", error.reason, extra={"activity_id": activity.get("id")})
                 return error_response(401, error.reason)
-        if not service_url_allowed(activity["serviceUrl"], self.service_hosts, self.allow_http_service):
+        try:
+            allowed = service_url_allowed(activity["serviceUrl"], self.service_hosts, self.allow_http_service)
+        except ValueError:  # urlsplit refuses some malformed URLs, such as "https://["
+            allowed = False
+        if not allowed:
             log.warning(
                 "refused serviceUrl %s", activity["serviceUrl"], extra={"activity_id": activity.get("id")}
             )
@@ -192,8 +202,11 @@ class MessagesEndpoint:
         return dict(response.body or {})
 
     async def _apologise(self, activity: dict[str, Any]) -> web.Response:
-        turn = to_turn(activity)
-        text = self.bot.router.catalogs[turn.lang]._(APOLOGY)
+        try:
+            lang = to_turn(activity).lang
+        except Exception:  # the activity that broke the turn may be too odd to read its locale
+            lang = "en"
+        text = self.bot.router.catalogs[lang]._(APOLOGY)
         if activity["type"] == ActivityTypes.invoke:
             return web.json_response(
                 {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text}

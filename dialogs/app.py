@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dialogs import help as help_feature
+from dialogs import networks, sessions
 from dialogs.i18n import Catalogs
 from dialogs.router import Router
 from dialogs.services import Services
@@ -12,4 +13,6 @@ from domain.clock import Clock
 def build_router(catalogs: Catalogs, clock: Clock, services: Services) -> Router:
     router = Router(catalogs, clock, services)
     help_feature.register(router)
+    networks.register(router)
+    sessions.register(router)
     return router

@@ -74,10 +74,10 @@ class Catalogs:
             for message in catalog:
                 if not message.id:
                     continue
-                if isinstance(message.id, tuple):
-                    plurals[message.id[0]] = tuple(message.string)
+                if isinstance(message.id, (tuple, list)):
+                    plurals[str(message.id[0])] = tuple(str(form) for form in message.string or ())
                 else:
-                    messages[message.id] = message.string
+                    messages[str(message.id)] = str(message.string or "")
             self._translators[lang] = Translator(lang, messages, plurals)
 
     def __getitem__(self, lang: Lang) -> Translator:

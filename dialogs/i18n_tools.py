@@ -6,6 +6,8 @@ translator) and drops ids no longer used; the test suite fails while any transla
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from babel.messages.pofile import read_po, write_po
 
 from dialogs.i18n import BABEL_LOCALES, LOCALES_DIR
 from dialogs.turn import LANGS
+import domain
 from domain import errors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +28,7 @@ KEYWORDS = {"_": None, "N_": None, "n_": (1, 2)}
 MessageId = str | tuple[str, str]
 
 
-def _subclasses(cls: type) -> Iterator[type]:
+def _subclasses(cls: type[errors.UserError]) -> Iterator[type[errors.UserError]]:
     for sub in cls.__subclasses__():
         yield sub
         yield from _subclasses(sub)
@@ -43,8 +46,15 @@ def extract() -> dict[MessageId, str]:
         ):
             msgid: MessageId = message if isinstance(message, str) else (message[0], message[1])
             found.setdefault(msgid, f"{directory}/{filename}:{lineno}")
-    for error in [errors.UserError, *_subclasses(errors.UserError)]:
-        found.setdefault(error.message_id, f"domain/errors.py:{error.__name__}")
+    for module in pkgutil.iter_modules(domain.__path__):
+        loaded = importlib.import_module(f"domain.{module.name}")  # every UserError subclass, wherever defined
+        for name, value in vars(loaded).items():
+            # Texts the domain hands to the edge for translation (it cannot import the catalogs).
+            if name.endswith("_WARNING") and isinstance(value, str):
+                found.setdefault(value, f"domain.{module.name}:{name}")
+    classes: list[type[errors.UserError]] = [errors.UserError, *_subclasses(errors.UserError)]
+    for error in classes:
+        found.setdefault(error.message_id, f"{error.__module__}:{error.__name__}")
     return found
 
 
@@ -63,7 +73,7 @@ def update() -> list[str]:
         new = Catalog(locale=BABEL_LOCALES[lang], project="Tapaamo", fuzzy=False)
         for msgid, where in sorted(found.items(), key=lambda item: str(item[1])):
             existing = old.get(msgid)
-            string: str | tuple[str, ...]
+            string: str | tuple[str, ...] | list[str]
             if existing is not None and existing.string and any(existing.string):
                 string = existing.string
             elif lang == "en":

@@ -32,6 +32,11 @@ class Context:
     tr: Translator
     clock: Clock
     services: Any  # dialogs.services.Services; Any here to keep this module free of a cycle
+    catalogs: Catalogs
+
+    def for_lang(self, lang: Lang) -> Translator:
+        """A translator of another language, e.g. the network's for a card everyone sees."""
+        return self.catalogs[lang]
 
 
 CommandHandler = Callable[[Context, str], Awaitable[Sequence[Reply]]]
@@ -94,7 +99,7 @@ class Router:
 
     def context(self, turn: Turn, lang: Lang | None = None) -> Context:
         lang = lang or turn.lang
-        return Context(turn, lang, self.catalogs[lang], self.clock, self.services)
+        return Context(turn, lang, self.catalogs[lang], self.clock, self.services, self.catalogs)
 
     async def handle_message(self, turn: Turn) -> Sequence[Reply]:
         text = " ".join(turn.text.split())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.ports import AuditLog, ConversationRefs, JobStore
+from domain.planning import Planning
+from domain.ports import AuditLog, ConversationRefs, JobStore, Notifier, SessionStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,5 +13,8 @@ class Services:
     refs: ConversationRefs
     audit: AuditLog
     jobs: JobStore
+    planning: Planning
+    sessions: SessionStore
+    notifier: Notifier
     public_url: str
     timezone: str

@@ -53,7 +53,7 @@ class RetryPolicy:
         """When to try again after ``attempts`` failed tries, or None when the job is dead."""
         if attempts >= self.max_attempts:
             return None
-        ceiling = min(self.cap, self.base * (2 ** (attempts - 1)))
+        ceiling: timedelta = min(self.cap, self.base * (2 ** max(attempts - 1, 0)))
         # Half fixed, half random: never retry at once, never all at the same moment.
-        delay = ceiling / 2 + ceiling / 2 * self.rng.random()
+        delay: timedelta = ceiling / 2 + ceiling / 2 * self.rng.random()
         return now + delay

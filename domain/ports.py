@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 from domain.conversations import ConversationRef
 from domain.jobs import Job, NewJob
+from domain.networks import Coordinator, Network
+from domain.sessions import Draft, DraftStatus, NewSession, Person, Series, Session, SessionStatus
 
 
 class ConversationRefs(Protocol):
@@ -97,4 +99,106 @@ class SentMessages(Protocol):
 
     async def record_failure(self, *, key: str, conversation_id: str, error: str, at: datetime) -> None:
         """A send that failed for good is kept, not lost silently."""
+        ...
+
+
+class NetworkStore(Protocol):
+    """Networks and their coordinators."""
+
+    async def add(self, network: Network, creator: Coordinator) -> Network:
+        """Store a new network (its id is assigned); DuplicateName if the name is taken."""
+        ...
+
+    async def get(self, network_id: int) -> Network | None: ...
+
+    async def all(self, statuses: Sequence[str] | None = None) -> Sequence[Network]: ...
+
+    async def save(self, network: Network) -> None:
+        """Write the network's own fields (not its coordinators)."""
+        ...
+
+    async def add_coordinator(self, network_id: int, coordinator: Coordinator, at: datetime) -> bool: ...
+
+    async def remove_coordinator(self, network_id: int, user_id: str) -> bool:
+        """Remove one coordinator, never the last one (returns False then)."""
+        ...
+
+
+class SessionStore(Protocol):
+    """Drafts, series, sessions, RSVPs and followers."""
+
+    async def add_draft(self, draft: Draft) -> Draft: ...
+
+    async def get_draft(self, draft_id: int) -> Draft | None: ...
+
+    async def set_draft_status(self, draft_id: int, old: DraftStatus, new: DraftStatus) -> bool:
+        """Move a draft from ``old`` to ``new``; False if it was not in ``old`` (already handled)."""
+        ...
+
+    async def add_series(self, series: Series) -> Series:
+        """Store a series; a second call for the same draft returns the first one."""
+        ...
+
+    async def get_series(self, series_id: int) -> Series | None: ...
+
+    async def active_series(self) -> Sequence[Series]: ...
+
+    async def add_sessions(self, sessions: Sequence[NewSession], at: datetime) -> Sequence[Session]:
+        """Store sessions, skipping any already there (same series and start, or same draft)."""
+        ...
+
+    async def get(self, session_id: int) -> Session | None: ...
+
+    async def for_network(
+        self, network_id: int, start: datetime | None = None, end: datetime | None = None
+    ) -> Sequence[Session]: ...
+
+    async def next_sessions(self, now: datetime) -> dict[int, Session]:
+        """The next scheduled session of every network that has one."""
+        ...
+
+    async def set_status(self, session_id: int, status: SessionStatus) -> None: ...
+
+    async def move(self, session_id: int, starts_at: datetime, ends_at: datetime) -> None: ...
+
+    async def rsvp(self, session_id: int, person: Person, at: datetime) -> bool:
+        """True if this person was not yet coming."""
+        ...
+
+    async def unrsvp(self, session_id: int, user_id: str) -> bool: ...
+
+    async def coming(self, session_id: int) -> Sequence[Person]: ...
+
+    async def follow(self, network_id: int, person: Person, at: datetime) -> bool: ...
+
+    async def unfollow(self, network_id: int, user_id: str) -> bool: ...
+
+    async def followers(self, network_id: int) -> Sequence[Person]: ...
+
+    async def is_following(self, network_id: int, user_id: str) -> bool: ...
+
+    async def personal_conversations(self, user_ids: Sequence[str]) -> dict[str, str]:
+        """The 1:1 conversation of each user who has installed Tapaamo personally."""
+        ...
+
+
+class DeliveryFailed(Exception):
+    """A message could not be delivered; ``retryable`` says whether trying the job later may help."""
+
+    def __init__(self, reason: str, retryable: bool) -> None:
+        super().__init__(reason)
+        self.retryable = retryable
+
+
+class Notifier(Protocol):
+    """Posting to a conversation the bot knows, by a key of ours; raises DeliveryFailed."""
+
+    async def post(
+        self, conversation_id: str, key: str, *, card: dict[str, Any] | None = None, text: str | None = None
+    ) -> str | None:
+        """Post once per key (a repeated key is not posted again); returns the activity id."""
+        ...
+
+    async def update(self, conversation_id: str, key: str, card: dict[str, Any]) -> bool:
+        """Replace the card posted under ``key``; False if nothing was posted under it."""
         ...

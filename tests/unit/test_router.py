@@ -1,5 +1,7 @@
 """Commands are found by any alias in fi/sv/en, answered in the alias's language, and typos get help."""
 
+from typing import Any
+
 from dialogs.app import build_router
 from dialogs.i18n import Catalogs
 from dialogs.router import Router, fold
@@ -10,10 +12,15 @@ from tests.fakes.memory import MemoryAuditLog, MemoryConversationRefs, MemoryJob
 
 
 def make_router() -> Router:
+    # Help and unknown commands touch no store: the network and session services stay unset.
+    unused: Any = None
     services = Services(
         refs=MemoryConversationRefs(),
         audit=MemoryAuditLog(),
         jobs=MemoryJobStore(),
+        planning=unused,
+        sessions=unused,
+        notifier=unused,
         public_url="http://127.0.0.1:3978",
         timezone="Europe/Helsinki",
     )

@@ -1,0 +1,137 @@
+"""Job handlers of sessions: announcements, reminders, card updates, change notices.
+
+Each takes the job's payload (ids only), reads the current state, and posts through the
+Notifier under a key of its own, so that a retried job never posts twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from dialogs.i18n import Catalogs
+from dialogs.services import Services
+from dialogs.session_cards import when_text
+from dialogs.sessions import shared_card
+from dialogs.turn import lang_of_locale
+from domain import planning
+from domain.networks import Network, NetworkStatus
+from domain.sessions import Session, SessionStatus
+
+log = logging.getLogger(__name__)
+
+JobHandler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class SessionJobs:
+    def __init__(self, services: Services, catalogs: Catalogs) -> None:
+        self.svc = services
+        self.catalogs = catalogs
+
+    def handlers(self) -> Mapping[str, JobHandler]:
+        return {
+            planning.ANNOUNCE: self.announce,
+            planning.REMIND_HOME: self.remind_home,
+            planning.REMIND_PERSONAL: self.remind_personal,
+            planning.UPDATE_CARD: self.update_card,
+            planning.NOTIFY_CHANGE: self.notify_change,
+        }
+
+    async def _load(self, payload: dict[str, Any]) -> tuple[Session, Network] | None:
+        session = await self.svc.sessions.get(int(payload["session_id"]))
+        if session is None:
+            return None
+        network = await self.svc.planning.networks.get(session.network_id)
+        if network is None or not network.home_conversation_id:
+            return None
+        return session, network
+
+    async def announce(self, payload: dict[str, Any]) -> None:
+        loaded = await self._load(payload)
+        if loaded is None:
+            return
+        session, network = loaded
+        if session.status != SessionStatus.SCHEDULED or network.status != NetworkStatus.ACTIVE:
+            log.info("announcement skipped: session %s is %s", session.id, session.status)
+            return
+        card = await shared_card(self.catalogs[network.lang], self.svc, network, session)
+        assert network.home_conversation_id
+        await self.svc.notifier.post(network.home_conversation_id, f"announce:{session.id}", card=card)
+
+    async def update_card(self, payload: dict[str, Any]) -> None:
+        loaded = await self._load(payload)
+        if loaded is None:
+            return
+        session, network = loaded
+        card = await shared_card(self.catalogs[network.lang], self.svc, network, session)
+        assert network.home_conversation_id
+        await self.svc.notifier.update(network.home_conversation_id, f"announce:{session.id}", card)
+
+    async def remind_home(self, payload: dict[str, Any]) -> None:
+        loaded = await self._load(payload)
+        if loaded is None:
+            return
+        session, network = loaded
+        if session.status != SessionStatus.SCHEDULED or network.status != NetworkStatus.ACTIVE:
+            return
+        tr = self.catalogs[network.lang]
+        text = tr._(
+            "{network} starts soon: {when}.",
+            network=network.name,
+            when=when_text(tr, session.starts_at, network.timezone),
+        )
+        if session.topic:
+            text += " " + session.topic
+        if session.join_url:
+            text += " " + tr._("Join: {url}", url=session.join_url)
+        stamp = int(session.starts_at.timestamp())
+        assert network.home_conversation_id
+        await self.svc.notifier.post(
+            network.home_conversation_id, f"remind-home:{session.id}:{stamp}", text=text
+        )
+
+    async def remind_personal(self, payload: dict[str, Any]) -> None:
+        loaded = await self._load(payload)
+        if loaded is None:
+            return
+        session, network = loaded
+        if session.status != SessionStatus.SCHEDULED or network.status != NetworkStatus.ACTIVE:
+            return
+        people = {p.user_id: p for p in await self.svc.sessions.followers(network.id)}
+        people.update({p.user_id: p for p in await self.svc.sessions.coming(session.id)})
+        stamp = int(session.starts_at.timestamp())
+        for user_id in people:
+            await self._tell(
+                user_id, f"remind-personal:{session.id}:{stamp}:{user_id}", network, session, "reminder"
+            )
+
+    async def notify_change(self, payload: dict[str, Any]) -> None:
+        loaded = await self._load(payload)
+        if loaded is None:
+            return
+        session, network = loaded
+        change = str(payload.get("change", "cancelled"))
+        stamp = int(session.starts_at.timestamp())
+        for person in await self.svc.sessions.coming(session.id):
+            key = f"notify:{session.id}:{change}:{stamp}:{person.user_id}"
+            await self._tell(person.user_id, key, network, session, change)
+
+    async def _tell(self, user_id: str, key: str, network: Network, session: Session, what: str) -> None:
+        """A 1:1 message, only to people who have a personal chat with Tapaamo (Teams allows no other)."""
+        conversations = await self.svc.sessions.personal_conversations([user_id])
+        conversation_id = conversations.get(user_id)
+        if conversation_id is None:
+            return
+        ref = await self.svc.refs.get(conversation_id)
+        tr = self.catalogs[lang_of_locale(ref.locale if ref else None)]
+        when = when_text(tr, session.starts_at, network.timezone)
+        if what == "reminder":
+            text = tr._("Reminder: {network} meets tomorrow, {when}.", network=network.name, when=when)
+            if session.join_url:
+                text += " " + tr._("Join: {url}", url=session.join_url)
+        elif what == "moved":
+            text = tr._("{network} has moved to {when}.", network=network.name, when=when)
+        else:
+            text = tr._("{network} on {when} is cancelled.", network=network.name, when=when)
+        await self.svc.notifier.post(conversation_id, key, text=text)

@@ -1,0 +1,403 @@
+"""schedule, sessions, cancel, move, skip; the confirmation card and the session card's buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dialogs import session_cards
+from dialogs.args import split_args
+from dialogs.common import MissingParts, person, services
+from dialogs.i18n import N_, Translator
+from dialogs.router import Command, Context, Router
+from dialogs.services import Services
+from dialogs.session_cards import note_card
+from dialogs.turn import ActionResult, CardReply, Lang, Reply, TextReply
+from domain.errors import UserError
+from domain.networks import Network
+from domain.sessions import (
+    DEFAULT_DURATION,
+    Draft,
+    DraftGone,
+    Session,
+    check_link,
+    check_topic,
+    parse_session_ref,
+)
+from domain.when import Recurrence, When, parse_duration, parse_limit, parse_when, with_limit
+
+USAGE: dict[Lang, str] = {
+    "en": 'schedule NAME "next thursday 14:00" [60 min] ["topic"] [link https://…] [until 27.5.2027|10 times]',
+    "fi": 'sovi NIMI "ensi torstaina klo 14" [60 min] ["aihe"] [linkki https://…] [asti 27.5.2027|10 kertaa]',
+    "sv": 'planera NAMN "nästa torsdag kl 14" [60 min] ["ämne"] [länk https://…] [till 27.5.2027|10 ggr]',
+}
+LINK_WORDS = {"link", "linkki", "länk"}
+UNTIL_WORDS = {"until", "asti", "saakka", "till", "tills"}
+TIMES_WORDS = {"times", "time", "kertaa", "kerran", "krt", "gånger", "gång", "ggr"}
+MAX_WHEN_WORDS = 7
+
+
+class DraftPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    draft: int
+
+
+class RedraftPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    draft: int
+    when: str = Field(max_length=200)
+    minutes: int | str | None = None
+    topic: str = Field(default="", max_length=5000)
+
+
+class RsvpPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session: int
+    coming: bool
+
+
+class SessionPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    session: int
+
+
+class NotAWhen(UserError):
+    message_id = N_("I couldn't find when the session is. Use: {usage}")
+
+
+def _parse_when_tokens(ctx: Context, network: Network, tokens: list[str]) -> tuple[When, list[str]]:
+    """The date at the start of ``tokens``: a quoted one, or the fewest words that make a date."""
+    now = ctx.clock.now()
+
+    def parse(text: str) -> When:
+        return parse_when(text, lang=ctx.lang, tz=network.timezone, now=now)
+
+    if " " in tokens[0]:  # it was quoted: it is the whole date
+        return parse(tokens[0]), tokens[1:]
+    last_error: UserError | None = None
+    for length in range(1, min(MAX_WHEN_WORDS, len(tokens)) + 1):
+        try:
+            return parse(" ".join(tokens[:length])), tokens[length:]
+        except UserError as error:
+            last_error = error
+    if last_error is not None:
+        raise last_error
+    raise NotAWhen(usage=USAGE[ctx.lang])
+
+
+def _is_limit(rest: list[str], index: int) -> bool:
+    """Whether the words at ``index`` end a series: "until DATE", "DATE asti", "10 times"."""
+    if index + 1 >= len(rest):
+        return False
+    word, following = rest[index].casefold(), rest[index + 1].casefold()
+    return (
+        word in UNTIL_WORDS
+        or following in {"asti", "saakka"}
+        or (word.isdigit() and following in TIMES_WORDS)
+    )
+
+
+def _parse_rest(
+    ctx: Context, network: Network, when: When, rest: list[str]
+) -> tuple[When, timedelta, str, str | None]:
+    """Length, link, series end and topic from the words after the date, in any order."""
+    duration = DEFAULT_DURATION
+    link = None
+    topic_words: list[str] = []
+    index = 0
+    while index < len(rest):
+        word = rest[index]
+        pair = " ".join(rest[index : index + 2])
+        if word.casefold() in LINK_WORDS and index + 1 < len(rest):
+            link = check_link(rest[index + 1])
+            index += 2
+        elif word.casefold().startswith(("https://", "http://")):
+            link = check_link(word)
+            index += 1
+        elif _is_limit(rest, index):
+            until, count = parse_limit(pair, lang=ctx.lang, tz=network.timezone, now=ctx.clock.now())
+            when = with_limit(when, until=until, count=count, lang=ctx.lang, text=pair)
+            index += 2
+        elif word[:1].isdigit() and index + 1 < len(rest) and (length := parse_duration(pair)) is not None:
+            duration = length
+            index += 2
+        elif word[:1].isdigit() and (length := parse_duration(word)) is not None:
+            duration = length
+            index += 1
+        else:
+            topic_words.append(word)
+            index += 1
+    return when, duration, check_topic(" ".join(topic_words)), link
+
+
+def _warnings(tr: Translator, when: When) -> list[str]:
+    return [tr._(notice.message_id, **notice.kwargs) for notice in when.warnings]
+
+
+async def schedule_command(ctx: Context, args: str) -> Sequence[Reply]:
+    tokens = split_args(args)
+    if len(tokens) < 2:
+        raise MissingParts(usage=USAGE[ctx.lang])
+    svc = services(ctx)
+    network = await svc.planning.find(tokens[0])
+    svc.planning.require_coordinator(network, person(ctx.turn))
+    when, rest = _parse_when_tokens(ctx, network, tokens[1:])
+    when, duration, topic, link = _parse_rest(ctx, network, when, rest)
+    draft = await _draft(ctx, network, when, duration, topic, link)
+    return [CardReply(session_cards.confirm_card(ctx.tr, network, draft, _warnings(ctx.tr, when)))]
+
+
+async def _draft(
+    ctx: Context, network: Network, when: When, duration: timedelta, topic: str, link: str | None
+) -> Draft:
+    recurrence = when.recurrence
+    return await services(ctx).planning.draft(
+        network,
+        person(ctx.turn),
+        starts_at=when.start,
+        duration=duration,
+        topic=topic,
+        join_url=link,
+        rrule=recurrence.rrule if recurrence else None,
+        until=recurrence.until if recurrence else None,
+        count=recurrence.count if recurrence else None,
+        warnings=[notice.message_id for notice in when.warnings],
+    )
+
+
+async def sessions_command(ctx: Context, args: str) -> Sequence[Reply]:
+    tokens = split_args(args)
+    if not tokens:
+        raise MissingParts(
+            usage={"en": "sessions NAME", "fi": "tapaamiset NIMI", "sv": "träffar NAMN"}[ctx.lang]
+        )
+    svc = services(ctx)
+    network = await svc.planning.find(" ".join(tokens), include_ended=True)
+    now = ctx.clock.now()
+    upcoming = await svc.sessions.for_network(network.id, start=now, end=now + timedelta(days=120))
+    recent = [
+        s
+        for s in await svc.sessions.for_network(network.id, start=now - timedelta(days=90), end=now)
+        if s.ends_at < now
+    ]
+    coming = {s.id: len(await svc.sessions.coming(s.id)) for s in upcoming[:20]}
+    return [CardReply(session_cards.sessions_card(ctx.tr, network, upcoming[:20], recent[-10:], coming))]
+
+
+async def cancel_command(ctx: Context, args: str) -> Sequence[Reply]:
+    tokens = split_args(args)
+    if not tokens:
+        raise MissingParts(usage={"en": "cancel #12", "fi": "peru #12", "sv": "avboka #12"}[ctx.lang])
+    svc = services(ctx)
+    session = await svc.planning.cancel(parse_session_ref(tokens[0]), person(ctx.turn))
+    network = await svc.planning.networks.get(session.network_id)
+    assert network is not None
+    when = session_cards.when_text(ctx.tr, session.starts_at, network.timezone)
+    return [
+        TextReply(
+            ctx.tr._("Cancelled: {network}, {when}. Those coming are told.", network=network.name, when=when)
+        )
+    ]
+
+
+async def move_command(ctx: Context, args: str) -> Sequence[Reply]:
+    tokens = split_args(args)
+    usage = {
+        "en": 'move #12 "friday 10:00"',
+        "fi": 'siirrä #12 "perjantaina klo 10"',
+        "sv": 'flytta #12 "fredag kl 10"',
+    }
+    if len(tokens) < 2:
+        raise MissingParts(usage=usage[ctx.lang])
+    svc = services(ctx)
+    session = await svc.planning.session(parse_session_ref(tokens[0]))
+    network = await svc.planning.networks.get(session.network_id)
+    assert network is not None
+    when, _rest = _parse_when_tokens(ctx, network, tokens[1:])
+    moved = await svc.planning.move(session.id, person(ctx.turn), when.start)
+    text = session_cards.when_text(ctx.tr, moved.starts_at, network.timezone)
+    return [
+        TextReply(
+            ctx.tr._(
+                "Moved: {network} is now {when}. Those coming are told.", network=network.name, when=text
+            )
+        )
+    ]
+
+
+async def personal_view(ctx: Context, session_id: int) -> dict[str, object]:
+    """The session card as one person sees it: whether they are coming and follow the network."""
+    svc = services(ctx)
+    session = await svc.planning.session(session_id)
+    network = await svc.planning.networks.get(session.network_id)
+    assert network is not None
+    coming = await svc.sessions.coming(session.id)
+    me = ctx.turn.user.id
+    return await shared_card(
+        ctx.for_lang(network.lang),
+        svc,
+        network,
+        session,
+        me_coming=any(p.user_id == me for p in coming),
+        me_following=await svc.sessions.is_following(network.id, me),
+    )
+
+
+async def shared_card(
+    tr: Translator,
+    svc: Services,
+    network: Network,
+    session: Session,
+    *,
+    me_coming: bool | None = None,
+    me_following: bool | None = None,
+) -> dict[str, object]:
+    coming = await svc.sessions.coming(session.id)
+    followers = await svc.sessions.followers(network.id)
+    refresh_ids = (
+        [p.user_id for p in coming]
+        + [p.user_id for p in followers]
+        + [c.user_id for c in network.coordinators]
+    )
+    repeats = None
+    if session.series_id:
+        series = await svc.sessions.get_series(session.series_id)
+        if series:
+            repeats = session_cards.repeat_text(tr, series.rrule, series.until, series.count)
+    return session_cards.session_card(
+        tr,
+        network,
+        session,
+        coming=len(coming),
+        public_url=svc.public_url,
+        refresh_user_ids=list(dict.fromkeys(refresh_ids)),
+        me_coming=me_coming,
+        me_following=me_following,
+        repeats=repeats,
+    )
+
+
+async def confirm_action(ctx: Context, payload: DraftPayload) -> ActionResult:
+    svc = services(ctx)
+    confirmed = await svc.planning.confirm(payload.draft, person(ctx.turn))
+    network = (
+        await svc.planning.networks.get(confirmed.sessions[0].network_id) if confirmed.sessions else None
+    )
+    tr = ctx.tr
+    if network is None or not confirmed.sessions:
+        return ActionResult(
+            card=note_card(tr, tr._("Scheduled"), [tr._("No sessions fall in the coming weeks.")])
+        )
+    first = confirmed.sessions[0]
+    lines = [
+        tr._(
+            "{network}: {when}.",
+            network=network.name,
+            when=session_cards.when_text(tr, first.starts_at, network.timezone),
+        ),
+        tr._(
+            "The announcement is posted in the network's home conversation, with reminders before it starts."
+        ),
+    ]
+    if confirmed.series:
+        repeats = session_cards.repeat_text(
+            tr, confirmed.series.rrule, confirmed.series.until, confirmed.series.count
+        )
+        lines.insert(1, tr._("Repeats {repeats}.", repeats=repeats))
+    return ActionResult(card=note_card(tr, tr._("Scheduled \u2714"), lines))
+
+
+async def change_action(ctx: Context, payload: DraftPayload) -> ActionResult:
+    svc = services(ctx)
+    draft = await svc.sessions.get_draft(payload.draft)
+    if draft is None:
+        raise DraftGone()
+    network = await svc.planning.networks.get(draft.network_id)
+    assert network is not None
+    svc.planning.require_coordinator(network, person(ctx.turn))
+    when_value = ctx.tr.datetime(draft.starts_at, network.timezone, "d.M.yyyy HH:mm")
+    return ActionResult(card=session_cards.change_card(ctx.tr, network, draft, when_value))
+
+
+async def redraft_action(ctx: Context, payload: RedraftPayload) -> ActionResult:
+    svc = services(ctx)
+    old = await svc.planning.discard(payload.draft, person(ctx.turn))
+    network = await svc.planning.networks.get(old.network_id)
+    assert network is not None
+    when = parse_when(payload.when, lang=ctx.lang, tz=network.timezone, now=ctx.clock.now())
+    if old.rrule and when.recurrence is None:
+        when = When(when.start, Recurrence(old.rrule, when.start, old.until, old.count), when.warnings)
+    duration = old.duration
+    if payload.minutes not in (None, ""):
+        duration = parse_duration(str(payload.minutes)) or old.duration
+    draft = await _draft(ctx, network, when, duration, check_topic(payload.topic), old.join_url)
+    return ActionResult(card=session_cards.confirm_card(ctx.tr, network, draft, _warnings(ctx.tr, when)))
+
+
+async def discard_action(ctx: Context, payload: DraftPayload) -> ActionResult:
+    await services(ctx).planning.discard(payload.draft, person(ctx.turn))
+    tr = ctx.tr
+    return ActionResult(card=note_card(tr, tr._("Discarded"), [tr._("Nothing was scheduled.")]))
+
+
+async def rsvp_action(ctx: Context, payload: RsvpPayload) -> ActionResult:
+    await services(ctx).planning.set_rsvp(payload.session, person(ctx.turn), payload.coming)
+    return ActionResult(card=await personal_view(ctx, payload.session))
+
+
+async def view_action(ctx: Context, payload: SessionPayload) -> ActionResult:
+    return ActionResult(card=await personal_view(ctx, payload.session))
+
+
+def register(router: Router) -> None:
+    router.command(
+        Command(
+            name="schedule",
+            aliases={"en": ("schedule",), "fi": ("sovi", "ajasta"), "sv": ("planera", "boka")},
+            handler=schedule_command,
+            summary=N_("Schedule a session or a series; you confirm it before it is announced."),
+            usage=USAGE,
+            coordinator_only=True,
+        )
+    )
+    router.command(
+        Command(
+            name="sessions",
+            aliases={"en": ("sessions",), "fi": ("tapaamiset",), "sv": ("träffar",)},
+            handler=sessions_command,
+            summary=N_("A network's upcoming and recent sessions, with their numbers."),
+            usage={"en": "sessions NAME", "fi": "tapaamiset NIMI", "sv": "träffar NAMN"},
+        )
+    )
+    router.command(
+        Command(
+            name="cancel",
+            aliases={"en": ("cancel", "skip"), "fi": ("peru", "ohita"), "sv": ("avboka", "hoppa")},
+            handler=cancel_command,
+            summary=N_("Cancel one session (also one occurrence of a series); its card says so."),
+            usage={"en": "cancel #12", "fi": "peru #12", "sv": "avboka #12"},
+            coordinator_only=True,
+        )
+    )
+    router.command(
+        Command(
+            name="move",
+            aliases={"en": ("move",), "fi": ("siirrä",), "sv": ("flytta",)},
+            handler=move_command,
+            summary=N_("Move a session to another time; those coming are told."),
+            usage={
+                "en": 'move #12 "friday 10:00"',
+                "fi": 'siirrä #12 "perjantaina klo 10"',
+                "sv": 'flytta #12 "fredag kl 10"',
+            },
+            coordinator_only=True,
+        )
+    )
+    router.action("session.confirm", DraftPayload, confirm_action)
+    router.action("session.change", DraftPayload, change_action)
+    router.action("session.redraft", RedraftPayload, redraft_action)
+    router.action("session.discard", DraftPayload, discard_action)
+    router.action("session.rsvp", RsvpPayload, rsvp_action)
+    router.action("session.view", SessionPayload, view_action)
