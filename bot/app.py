@@ -27,6 +27,7 @@ from dialogs.session_jobs import SessionJobs
 from domain.clock import Clock, SystemClock
 from domain.jobs import RetryPolicy
 from domain.planning import Planning
+from scheduling.housekeeping import Housekeeping
 from scheduling.ticker import Ticker
 from scheduling.worker import JobRunner
 from storage.db import Database
@@ -95,7 +96,7 @@ def create_app(
         session = aiohttp.ClientSession(connector=connector_limit)
         refs = SqlConversationRefs(database)
         audit = SqlAuditLog(database)
-        jobs = SqlJobStore(database)
+        jobs = SqlJobStore(database, clock)
         inbound = SqlInboundLedger(database)
         sessions = SqlSessionStore(database)
         networks = SqlNetworkStore(database)
@@ -150,10 +151,14 @@ def create_app(
             lease=timedelta(seconds=settings.job_lease_seconds),
         )
 
+        purge = Housekeeping(
+            clock, inbound=inbound, jobs=jobs, inbound_keep=timedelta(hours=settings.inbound_keep_hours)
+        )
+
         async def housekeeping() -> None:
-            purged = await inbound.purge(clock.now() - timedelta(hours=settings.inbound_keep_hours))
+            await purge()
             made = await planning.extend_all_series()
-            log.info("housekeeping: %d processed activity ids purged, %d series sessions made", purged, made)
+            log.info("housekeeping: %d series sessions made", made)
 
         ticker = Ticker(
             runner,

@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     housekeeping_hour: int = Field(3, description="local hour (Europe/Helsinki) of the daily housekeeping")
     timezone: str = Field("Europe/Helsinki", description="default timezone of networks and schedules")
     shutdown_grace_seconds: float = Field(20.0, description="time given to in-flight turns on SIGTERM")
+    graph_enabled: bool = Field(
+        False, description="create Teams meetings and read attendance reports through Microsoft Graph"
+    )
+    graph_base_url: str = Field("https://graph.microsoft.com/v1.0", description="Microsoft Graph API root")
+    graph_organizer_user_id: str = Field(
+        "",
+        description="Entra object id of the user whose calendar owns the meetings Tapaamo creates "
+        "(application access policy must allow it)",
+    )
+    graph_ca_bundle: str = Field("", description="extra CA bundle for the Graph and login endpoints (tests)")
 
     @property
     def is_dev(self) -> bool:

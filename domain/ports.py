@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from domain.conversations import ConversationRef
@@ -201,4 +202,18 @@ class Notifier(Protocol):
 
     async def update(self, conversation_id: str, key: str, card: dict[str, Any]) -> bool:
         """Replace the card posted under ``key``; False if nothing was posted under it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineMeeting:
+    join_url: str
+    meeting_id: str
+
+
+class MeetingProvider(Protocol):
+    """Creates Teams online meetings (Microsoft Graph), when the bot is allowed to."""
+
+    async def create_meeting(self, *, subject: str, start: datetime, end: datetime) -> OnlineMeeting:
+        """Raises DeliveryFailed (retryable or not) when the meeting cannot be made."""
         ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, literal, select, update
@@ -25,6 +25,7 @@ from storage.types import as_utc
 log = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 4000
+STALE_CLAIM = timedelta(minutes=2)  # far longer than any turn takes
 
 
 def dialect_insert(db: Database, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
@@ -154,12 +155,17 @@ class SqlInboundLedger:
         self._db = db
 
     async def claim(self, activity_key: str, at: datetime) -> bool:
-        statement = (
-            dialect_insert(self._db, InboundActivityRow)
-            .values(activity_key=activity_key, received_at=as_utc(at), finished=False, response=None)
-            .on_conflict_do_nothing(index_elements=[InboundActivityRow.activity_key])
-            .returning(InboundActivityRow.activity_key)
+        # An unfinished claim older than STALE_CLAIM was left by a process that died mid-turn:
+        # the redelivery may take it over instead of being refused until the purge.
+        insert = dialect_insert(self._db, InboundActivityRow).values(
+            activity_key=activity_key, received_at=as_utc(at), finished=False, response=None
         )
+        statement = insert.on_conflict_do_update(
+            index_elements=[InboundActivityRow.activity_key],
+            set_={"received_at": insert.excluded.received_at},
+            where=(InboundActivityRow.finished.is_(False))
+            & (InboundActivityRow.received_at < as_utc(at) - STALE_CLAIM),
+        ).returning(InboundActivityRow.activity_key)
         async with self._db.write() as session:
             return (await session.execute(statement)).first() is not None
 

@@ -19,6 +19,7 @@ from typing import Any
 from domain.clock import Clock, SystemClock
 from domain.conversations import ConversationRef
 from domain.jobs import Job, JobStatus, NewJob
+from storage.repositories import STALE_CLAIM
 
 MAX_ERROR_LENGTH = 4000
 
@@ -99,7 +100,8 @@ class MemoryInboundLedger:
         self._seen: dict[str, _Inbound] = {}
 
     async def claim(self, activity_key: str, at: datetime) -> bool:
-        if activity_key in self._seen:
+        entry = self._seen.get(activity_key)
+        if entry is not None and (entry.finished or entry.received_at >= _utc(at) - STALE_CLAIM):
             return False
         self._seen[activity_key] = _Inbound(received_at=_utc(at))
         return True

@@ -124,6 +124,16 @@ class TestInboundLedger:
 
         assert await stores.inbound.claim("act-1", clock.now()) is True
 
+    async def test_a_claim_left_by_a_dead_process_can_be_taken_over(self, stores: Stores, clock: FakeClock) -> None:
+        await stores.inbound.claim("act-1", clock.now())
+        clock.advance(seconds=30)
+        assert await stores.inbound.claim("act-1", clock.now()) is False  # the first turn may still run
+        clock.advance(minutes=3)
+        assert await stores.inbound.claim("act-1", clock.now()) is True  # it died: try again
+        await stores.inbound.finish("act-1", None)
+        clock.advance(minutes=10)
+        assert await stores.inbound.claim("act-1", clock.now()) is False  # done is done
+
     async def test_purge_forgets_old_activities(self, stores: Stores, clock: FakeClock) -> None:
         await stores.inbound.claim("old", clock.now() - timedelta(hours=49))
         await stores.inbound.claim("new", clock.now())
