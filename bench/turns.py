@@ -80,7 +80,7 @@ def serve_echo(port: int) -> None:
         APP_TYPE = "MultiTenant"
         APP_TENANTID = ""
 
-    class EchoBot(ActivityHandler):
+    class EchoBot(ActivityHandler):  # type: ignore[misc]  # botbuilder has no type hints
         async def on_message_activity(self, turn_context: TurnContext) -> None:
             text = f"Echo: {turn_context.activity.text}"
             await turn_context.send_activity(MessageFactory.text(text, text))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,6 +27,7 @@ from dialogs.services import Services
 from dialogs.session_jobs import SessionJobs
 from domain.clock import Clock, SystemClock
 from domain.jobs import RetryPolicy
+from domain.participation import Ledger
 from domain.planning import Planning
 from scheduling.housekeeping import Housekeeping
 from scheduling.ticker import Ticker
@@ -33,6 +35,7 @@ from scheduling.worker import JobRunner
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.network_repos import SqlNetworkStore, SqlSessionStore
+from storage.participation_repos import SqlParticipationStore
 from storage.repositories import (
     SqlAuditLog,
     SqlConversationRefs,
@@ -40,6 +43,7 @@ from storage.repositories import (
     SqlJobStore,
     SqlSentMessages,
 )
+from web.links import SignedLinks
 from web.routes import WebDeps, add_routes
 
 log = logging.getLogger(__name__)
@@ -85,6 +89,8 @@ def create_app(
     """The aiohttp application: /api/messages and /healthz; resources open on start-up."""
     check_settings(settings)
     sdk_fixes.apply()
+    # Links signed with a random key stop working at restart; production sets TAPAAMO_SIGNING_KEY.
+    signing_key = settings.signing_key.get_secret_value().encode() or secrets.token_bytes(32)
     app = web.Application(client_max_size=settings.max_body_bytes + 1)
     clock = clock or SystemClock()
     catalogs = Catalogs()
@@ -115,6 +121,8 @@ def create_app(
             concurrency=settings.send_workers,
         )
         planning = Planning(networks, sessions, jobs, audit, clock, settings.timezone)
+        ledger = Ledger(SqlParticipationStore(database), sessions, networks, jobs, audit, clock)
+        links = SignedLinks(signing_key, settings.public_url, clock, settings.link_hours)
         services = Services(
             refs=refs,
             audit=audit,
@@ -122,6 +130,10 @@ def create_app(
             planning=planning,
             sessions=sessions,
             notifier=SenderNotifier(sender, refs),
+            ledger=ledger,
+            links=links,
+            strong_share=settings.strong_share,
+            recent_sessions=settings.recent_sessions,
             public_url=settings.public_url,
             timezone=settings.timezone,
         )
@@ -168,7 +180,7 @@ def create_app(
             timezone="Europe/Helsinki",
             clock=clock,
         )
-        web_deps = WebDeps(networks, sessions, clock, settings.public_url)
+        web_deps = WebDeps(networks, sessions, clock, settings.public_url, ledger, audit, signing_key)
         app[PARTS] = Parts(settings, clock, database, session, runner, ticker, endpoint, web_deps)
         if start_ticker:
             ticker.start()

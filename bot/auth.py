@@ -46,6 +46,7 @@ class OpenIdKeys:
         self._metadata_url = metadata_url
         self._keys: dict[str, SigningKey] = {}
         self._fetched_at = float("-inf")  # not 0: monotonic() counts from boot, and may be small
+        self._failed_at = float("-inf")
         self._lock = asyncio.Lock()
 
     async def get(self, kid: str) -> SigningKey | None:
@@ -58,8 +59,8 @@ class OpenIdKeys:
 
     async def _refresh(self) -> None:
         async with self._lock:
-            if time.monotonic() - self._fetched_at < 1.0:
-                return  # another turn refreshed while we waited
+            if time.monotonic() - max(self._fetched_at, self._failed_at) < 1.0:
+                return  # another turn refreshed, or just failed to, while we waited
             timeout = aiohttp.ClientTimeout(total=10)
             try:
                 async with self._session.get(self._metadata_url, timeout=timeout) as resp:
@@ -71,6 +72,7 @@ class OpenIdKeys:
             except (aiohttp.ClientError, TimeoutError, KeyError, ValueError) as error:
                 # Keep the old keys: a metadata outage must not lock everyone out.
                 log.warning("could not refresh signing keys: %r", error)
+                self._failed_at = time.monotonic()
                 return
             keys: dict[str, SigningKey] = {}
             for entry in document.get("keys", []):

@@ -1,4 +1,4 @@
-"""The ``tapaamo`` command: ``serve`` (the default) and ``db upgrade``."""
+"""The ``tapaamo`` command: ``serve`` (the default), ``db upgrade`` and ``manifest build``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("serve", help="serve /api/messages, /healthz and the web pages (default)")
     db = commands.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"], help="apply every pending migration")
+    manifest = commands.add_parser("manifest", help="the Teams app package")
+    manifest.add_argument("action", choices=["build"], help="write the app package (.zip) to upload to Teams")
+    manifest.add_argument(
+        "--out", default=None, help="zip file or directory (default var/tapaamo-teams-app.zip)"
+    )
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -28,7 +33,21 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(settings.database_url)
         logging.getLogger("tapaamo").info("database is up to date")
         return 0
+    if args.command == "manifest":
+        return build_manifest(settings, args.out)
     return serve(settings)
+
+
+def build_manifest(settings: Settings, out: str | None) -> int:
+    from manifest.build import build_package, default_out
+    from manifest.checks import check_zip
+
+    path = build_package(settings, out or default_out())
+    problems = check_zip(path)
+    for problem in problems:
+        sys.stderr.write(f"tapaamo: {problem}\n")
+    sys.stdout.write(f"wrote the Teams app package to {path.resolve()}\n")
+    return 1 if problems else 0
 
 
 def serve(settings: Settings) -> int:

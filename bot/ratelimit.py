@@ -117,7 +117,7 @@ class RateLimiter:
         *,
         tenant_rate: float = 50.0,
         conversation_windows: Iterable[Window] = TEAMS_CONVERSATION_WINDOWS,
-        margin: float = 0.05,
+        margin: float = 0.03,
         now: Now = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -204,7 +204,7 @@ class RateLimiter:
         key = tenant_id or ""
         timeline = self._tenants.get(key)
         if timeline is None:
-            timeline = self._tenants[key] = _Timeline((self._tenant_window,), 0.0)
+            timeline = self._tenants[key] = _Timeline((self._tenant_window,), self._margin)
         return timeline
 
     def _prune(self) -> None:

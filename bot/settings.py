@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     housekeeping_hour: int = Field(3, description="local hour (Europe/Helsinki) of the daily housekeeping")
     timezone: str = Field("Europe/Helsinki", description="default timezone of networks and schedules")
     shutdown_grace_seconds: float = Field(20.0, description="time given to in-flight turns on SIGTERM")
+    signing_key: SecretStr = Field(
+        SecretStr(""), description="secret that signs report and download links (random per start if empty)"
+    )
+    link_hours: int = Field(24, description="how long a signed report or download link is valid")
+    strong_share: float = Field(
+        0.5, description="share of a network's recent sessions a strong participant attended"
+    )
+    recent_sessions: int = Field(10, description="how many recent sessions the participant roles look at")
     graph_enabled: bool = Field(
         False, description="create Teams meetings and read attendance reports through Microsoft Graph"
     )

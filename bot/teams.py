@@ -5,12 +5,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 from dialogs.turn import Turn, User
 from domain.conversations import ConversationRef
+from domain.participation import Member
 
 AT_TAG = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
 ANY_TAG = re.compile(r"<[^>]+>")
@@ -147,3 +149,81 @@ def bot_was_removed(activity: Mapping[str, Any]) -> bool:
     bot_id = (activity.get("recipient") or {}).get("id")
     removed = activity.get("membersRemoved") or []
     return any(isinstance(member, dict) and member.get("id") == bot_id for member in removed)
+
+
+MEETING_EVENTS = {
+    "application/vnd.microsoft.meetingStart": "meetingStart",
+    "application/vnd.microsoft.meetingEnd": "meetingEnd",
+    "application/vnd.microsoft.meetingParticipantJoin": "participantJoin",
+    "application/vnd.microsoft.meetingParticipantLeave": "participantLeave",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingEventInfo:
+    name: str  # meetingStart | meetingEnd | participantJoin | participantLeave
+    event_key: str
+    conversation_id: str
+    meeting_id: str | None
+    join_url: str | None
+    at: datetime | None
+    members: tuple[Member, ...]
+    payload: dict[str, Any]
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def meeting_event(activity: Mapping[str, Any]) -> MeetingEventInfo | None:
+    """A Teams meeting event, read from the raw dicts (botbuilder's classes mis-parse these)."""
+    if activity.get("type") != "event":
+        return None
+    name = MEETING_EVENTS.get(str(activity.get("name") or ""))
+    if name is None:
+        return None
+    value = _dict(activity.get("value"))
+    channel_data = _dict(activity.get("channelData"))
+    meeting = _dict(channel_data.get("meeting"))
+    meeting_id = value.get("Id") or value.get("id") or meeting.get("id")
+    members = []
+    for entry in value.get("members") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("user"), dict):
+            continue
+        person = entry["user"]
+        members.append(
+            Member(
+                user_id=person.get("id") or None,
+                aad_id=person.get("aadObjectId") or None,
+                name=str(person.get("name") or ""),
+                tenant_id=person.get("tenantId") or tenant_of(activity),
+                email=person.get("email") or person.get("userPrincipalName") or None,
+            )
+        )
+    at = _time(value.get("StartTime") if name == "meetingStart" else value.get("EndTime")) or _time(
+        activity.get("timestamp")
+    )
+    return MeetingEventInfo(
+        name=name,
+        event_key=f"{activity['conversation']['id']}|{activity.get('id') or f'{name}@{at}'}",
+        conversation_id=str(activity["conversation"]["id"]),
+        meeting_id=str(meeting_id) if meeting_id else None,
+        join_url=value.get("JoinUrl") or value.get("joinUrl") or None,
+        at=at,
+        members=tuple(members),
+        payload={
+            k: v
+            for k, v in value.items()
+            if k in ("Id", "JoinUrl", "Title", "MeetingType", "StartTime", "EndTime")
+        },
+    )

@@ -25,11 +25,13 @@ from bot.teams import (
     bot_was_removed,
     check_activity,
     conversation_ref,
+    meeting_event,
     service_url_allowed,
     to_turn,
 )
 from dialogs.cards import CARD_CONTENT_TYPE
 from dialogs.i18n import N_
+from dialogs.participation import on_meeting_event
 from dialogs.router import Router
 from dialogs.turn import ActionResult, CardReply, Reply, TextReply
 from dialogs.welcome import welcome_card
@@ -83,6 +85,21 @@ class TapaamoBot:
             await self._send(context, replies)
         elif kind == ActivityTypes.invoke:
             await self._invoke(context, activity)
+        elif kind == "event":
+            info = meeting_event(activity)
+            if info is not None:
+                await on_meeting_event(
+                    self.router.services,
+                    self.router.clock.now(),
+                    name=info.name,
+                    event_key=info.event_key,
+                    conversation_id=info.conversation_id,
+                    meeting_id=info.meeting_id,
+                    join_url=info.join_url,
+                    at=info.at,
+                    members=info.members,
+                    payload=info.payload,
+                )
         elif bot_was_removed(activity):
             conversation_id = activity["conversation"]["id"]
             await self.refs.remove(conversation_id)

@@ -16,9 +16,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
+import domain
 from dialogs.i18n import BABEL_LOCALES, LOCALES_DIR
 from dialogs.turn import LANGS
-import domain
 from domain import errors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +47,9 @@ def extract() -> dict[MessageId, str]:
             msgid: MessageId = message if isinstance(message, str) else (message[0], message[1])
             found.setdefault(msgid, f"{directory}/{filename}:{lineno}")
     for module in pkgutil.iter_modules(domain.__path__):
-        loaded = importlib.import_module(f"domain.{module.name}")  # every UserError subclass, wherever defined
+        loaded = importlib.import_module(
+            f"domain.{module.name}"
+        )  # every UserError subclass, wherever defined
         for name, value in vars(loaded).items():
             # Texts the domain hands to the edge for translation (it cannot import the catalogs).
             if name.endswith("_WARNING") and isinstance(value, str):

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
+from domain.participation import Ledger
 from domain.planning import Planning
 from domain.ports import AuditLog, ConversationRefs, JobStore, Notifier, SessionStore
+
+
+class Links(Protocol):
+    """Signed, expiring links to the web part (reports, downloads)."""
+
+    hours: int
+
+    def report(self, network_id: int, start: datetime, end: datetime) -> str: ...
+
+    def export(self, network_id: int, start: datetime, end: datetime, fmt: str, user_id: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,5 +29,9 @@ class Services:
     planning: Planning
     sessions: SessionStore
     notifier: Notifier
+    ledger: Ledger
     public_url: str
     timezone: str
+    links: Links | None = None
+    strong_share: float = 0.5
+    recent_sessions: int = 10

@@ -16,7 +16,10 @@ from dialogs.session_cards import when_text
 from dialogs.sessions import shared_card
 from dialogs.turn import lang_of_locale
 from domain import planning
+from domain.jobs import NewJob
 from domain.networks import Network, NetworkStatus
+from domain.participation import ATTENDANCE_FETCH, ENDED
+from domain.ports import AttendanceSource
 from domain.sessions import Session, SessionStatus
 
 log = logging.getLogger(__name__)
@@ -25,9 +28,12 @@ JobHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class SessionJobs:
-    def __init__(self, services: Services, catalogs: Catalogs) -> None:
+    def __init__(
+        self, services: Services, catalogs: Catalogs, attendance: AttendanceSource | None = None
+    ) -> None:
         self.svc = services
         self.catalogs = catalogs
+        self.attendance = attendance
 
     def handlers(self) -> Mapping[str, JobHandler]:
         return {
@@ -36,7 +42,33 @@ class SessionJobs:
             planning.REMIND_PERSONAL: self.remind_personal,
             planning.UPDATE_CARD: self.update_card,
             planning.NOTIFY_CHANGE: self.notify_change,
+            ENDED: self.ended,
+            ATTENDANCE_FETCH: self.fetch_attendance,
         }
+
+    async def ended(self, payload: dict[str, Any]) -> None:
+        """After a session: fetch its attendance report when Graph is configured."""
+        session = await self.svc.sessions.get(int(payload["session_id"]))
+        if session is None or session.status == SessionStatus.CANCELLED:
+            return
+        if self.attendance is not None and session.meeting_id:
+            # Teams publishes the report a few minutes after the meeting; a failure retries with backoff.
+            await self.svc.jobs.enqueue(
+                NewJob(
+                    ATTENDANCE_FETCH,
+                    {"session_id": session.id},
+                    self.svc.planning.clock.now(),
+                    f"attendance:{session.id}",
+                )
+            )
+
+    async def fetch_attendance(self, payload: dict[str, Any]) -> None:
+        session = await self.svc.sessions.get(int(payload["session_id"]))
+        if session is None or self.attendance is None or not session.meeting_id:
+            return
+        records = await self.attendance.attendance_records(session.meeting_id)
+        merged = await self.svc.ledger.import_report(session.id, records)
+        log.info("attendance report of session %s: %d people", session.id, merged)
 
     async def _load(self, payload: dict[str, Any]) -> tuple[Session, Network] | None:
         session = await self.svc.sessions.get(int(payload["session_id"]))

@@ -29,9 +29,9 @@ from domain.sessions import (
 from domain.when import Recurrence, When, parse_duration, parse_limit, parse_when, with_limit
 
 USAGE: dict[Lang, str] = {
-    "en": 'schedule NAME "next thursday 14:00" [60 min] ["topic"] [link https://…] [until 27.5.2027|10 times]',
-    "fi": 'sovi NIMI "ensi torstaina klo 14" [60 min] ["aihe"] [linkki https://…] [asti 27.5.2027|10 kertaa]',
-    "sv": 'planera NAMN "nästa torsdag kl 14" [60 min] ["ämne"] [länk https://…] [till 27.5.2027|10 ggr]',
+    "en": 'schedule NAME "next thursday 14:00" [60 min] ["topic"] [link URL] [until 27.5.2027 | 10 times]',
+    "fi": 'sovi NIMI "ensi torstaina klo 14" [60 min] ["aihe"] [linkki URL] [asti 27.5.2027 | 10 kertaa]',
+    "sv": 'planera NAMN "nästa torsdag kl 14" [60 min] ["ämne"] [länk URL] [till 27.5.2027 | 10 gånger]',
 }
 LINK_WORDS = {"link", "linkki", "länk"}
 UNTIL_WORDS = {"until", "asti", "saakka", "till", "tills"}

@@ -34,6 +34,7 @@ from domain.networks import (
     fold,
     slugify,
 )
+from domain.participation import ENDED, ENDED_DELAY
 from domain.ports import AuditLog, JobStore, NetworkStore, SessionStore
 from domain.sessions import (
     HOME_REMINDER_LEAD,
@@ -333,6 +334,10 @@ class Planning:
                 await self.jobs.enqueue(
                     NewJob(REMIND_PERSONAL, payload, personal_at, f"remind-personal:{self_key}")
                 )
+            # After the end (whether or not Teams sends meetingEnd): attendance report, feedback poll.
+            await self.jobs.enqueue(
+                NewJob(ENDED, payload, session.ends_at + ENDED_DELAY, f"ended:{self_key}")
+            )
 
     # --- sessions -------------------------------------------------------------------------
 
@@ -357,8 +362,8 @@ class Planning:
     async def _cancel(self, session: Session, reason: str) -> Session:
         await self.sessions.set_status(session.id, SessionStatus.CANCELLED)
         stamp = int(session.starts_at.timestamp())
-        await self.jobs.cancel(f"remind-home:{session.id}:{stamp}")
-        await self.jobs.cancel(f"remind-personal:{session.id}:{stamp}")
+        for kind in ("remind-home", "remind-personal", "ended"):
+            await self.jobs.cancel(f"{kind}:{session.id}:{stamp}")
         now = self.clock.now()
         payload = {"session_id": session.id}
         await self.jobs.enqueue(NewJob(UPDATE_CARD, payload, now, f"card:{session.id}:cancelled"))
@@ -379,8 +384,8 @@ class Planning:
         duration = session.ends_at - session.starts_at
         old_stamp = int(session.starts_at.timestamp())
         await self.sessions.move(session.id, starts_at, starts_at + duration)
-        await self.jobs.cancel(f"remind-home:{session.id}:{old_stamp}")
-        await self.jobs.cancel(f"remind-personal:{session.id}:{old_stamp}")
+        for kind in ("remind-home", "remind-personal", "ended"):
+            await self.jobs.cancel(f"{kind}:{session.id}:{old_stamp}")
         moved = replace(session, starts_at=starts_at, ends_at=starts_at + duration)
         await self._enqueue_for([moved], first=False)
         stamp = int(starts_at.timestamp())

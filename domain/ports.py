@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from domain.conversations import ConversationRef
 from domain.jobs import Job, NewJob
 from domain.networks import Coordinator, Network
+from domain.participation import Attendance, MeetingEvent, NetworkSummary, Participation, ReportRecord
 from domain.sessions import Draft, DraftStatus, NewSession, Person, Series, Session, SessionStatus
 
 
@@ -178,6 +179,12 @@ class SessionStore(Protocol):
 
     async def is_following(self, network_id: int, user_id: str) -> bool: ...
 
+    async def by_meeting(self, meeting_id: str | None, join_url: str | None) -> Session | None:
+        """The session whose Teams meeting has this id or join link."""
+        ...
+
+    async def set_meeting(self, session_id: int, meeting_id: str, join_url: str | None = None) -> None: ...
+
     async def personal_conversations(self, user_ids: Sequence[str]) -> dict[str, str]:
         """The 1:1 conversation of each user who has installed Tapaamo personally."""
         ...
@@ -217,3 +224,37 @@ class MeetingProvider(Protocol):
     async def create_meeting(self, *, subject: str, start: datetime, end: datetime) -> OnlineMeeting:
         """Raises DeliveryFailed (retryable or not) when the meeting cannot be made."""
         ...
+
+
+class ParticipationStore(Protocol):
+    async def record(self, attendance: Attendance) -> None:
+        """Merge one source's attendance into the (session, person) row; repeating it changes nothing."""
+        ...
+
+    async def remove(self, session_id: int, key: str) -> bool:
+        """A coordinator takes a person out of a session; later sources do not put them back."""
+        ...
+
+    async def for_session(self, session_id: int) -> Sequence[Participation]: ...
+
+    async def for_network(self, network_id: int) -> Sequence[Participation]: ...
+
+    async def mark_held(
+        self, session_id: int, held_from: datetime | None, held_until: datetime | None
+    ) -> None: ...
+
+    async def add_event(self, event: MeetingEvent) -> bool:
+        """Keep a meeting event; False if it was there already (a redelivery)."""
+        ...
+
+    async def unmatched_events(self, conversation_id: str) -> Sequence[MeetingEvent]: ...
+
+    async def attach_events(self, conversation_id: str, meeting_id: str | None, session_id: int) -> int: ...
+
+    async def summaries(self, start: datetime, end: datetime) -> Sequence[NetworkSummary]: ...
+
+
+class AttendanceSource(Protocol):
+    """Teams attendance reports of a meeting (Microsoft Graph)."""
+
+    async def attendance_records(self, meeting_id: str) -> Sequence[ReportRecord]: ...

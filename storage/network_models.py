@@ -91,6 +91,8 @@ class SessionRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     meeting_id: Mapped[str | None] = mapped_column(String)
     created_at: Mapped[datetime]
+    held_from: Mapped[datetime | None]  # the real start and end, from Teams meeting events
+    held_until: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("series_id", "occurrence"),)
 

@@ -462,6 +462,26 @@ class SqlSessionStore:
             row = await session.get(FollowerRow, (network_id, user_id))
         return row is not None
 
+    async def by_meeting(self, meeting_id: str | None, join_url: str | None) -> Session | None:
+        conditions = []
+        if meeting_id:
+            conditions.append(SessionRow.meeting_id == meeting_id)
+        if join_url:
+            conditions.append(SessionRow.join_url == join_url)
+        if not conditions:
+            return None
+        query = select(SessionRow).where(or_(*conditions)).order_by(SessionRow.starts_at.desc()).limit(1)
+        async with self._db.read() as session:
+            row = await session.scalar(query)
+        return _session(row) if row else None
+
+    async def set_meeting(self, session_id: int, meeting_id: str, join_url: str | None = None) -> None:
+        values: dict[str, str] = {"meeting_id": meeting_id}
+        if join_url:
+            values["join_url"] = join_url
+        async with self._db.write() as session:
+            await session.execute(update(SessionRow).where(SessionRow.id == session_id).values(values))
+
     async def personal_conversations(self, user_ids: Sequence[str]) -> dict[str, str]:
         """The 1:1 conversation with each user who has the app installed personally."""
         if not user_ids:

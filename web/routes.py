@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
 from domain.clock import Clock
 from domain.networks import NetworkStatus
-from domain.ports import NetworkStore, SessionStore
+from domain.participation import Ledger
+from domain.ports import AuditLog, NetworkStore, SessionStore
+from web.exports import tables, to_csv, to_xlsx
 from web.ical import calendar
+from web.signing import BadLink, verify
 
 ICS = "text/calendar"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +26,9 @@ class WebDeps:
     sessions: SessionStore
     clock: Clock
     public_url: str
+    ledger: Ledger
+    audit: AuditLog
+    signing_key: bytes
 
 
 def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> None:
@@ -60,5 +67,37 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
             body=calendar(network, upcoming, d.public_url, now), content_type=ICS, charset="utf-8"
         )
 
+    async def export(request: web.Request) -> web.Response:
+        d = deps(request)
+        try:
+            claims = verify(d.signing_key, request.match_info["token"], d.clock.now())
+        except BadLink as error:
+            raise web.HTTPForbidden(text=f"This link is not valid: {error}.") from error
+        if claims.get("kind") != "export":
+            raise web.HTTPForbidden(text="This link is not valid here.")
+        network = await d.networks.get(int(claims["network"]))
+        if network is None:
+            raise web.HTTPNotFound()
+        start = datetime.fromtimestamp(int(claims["from"]), UTC)
+        end = datetime.fromtimestamp(int(claims["to"]), UTC)
+        figures = await d.ledger.network_figures(network, start, end)
+        personal = network.is_coordinator(str(claims.get("by", "")))
+        rows = await d.ledger.store.for_network(network.id) if personal else []
+        data = tables(network, figures, rows, personal)
+        fmt = claims.get("fmt", "csv")
+        await d.audit.record(
+            actor_id=str(claims.get("by", "")),
+            action="network.export.download",
+            subject=f"network:{network.id}",
+            details={"format": fmt, "personal": personal},
+            at=d.clock.now(),
+        )
+        filename = f"{network.slug}-participation.{fmt}"
+        disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        if fmt == "xlsx":
+            return web.Response(body=to_xlsx(data), content_type=XLSX, headers=disposition)
+        return web.Response(body=to_csv(data), content_type="text/csv", charset="utf-8", headers=disposition)
+
+    app.router.add_get("/export/{token}", export)
     app.router.add_get("/ics/session/{session_id}.ics", session_ics)
     app.router.add_get("/ics/network/{slug}.ics", network_ics)

@@ -42,7 +42,7 @@ async def issuer() -> AsyncIterator[FakeIssuer]:
 @pytest.fixture
 async def bot(tmp_path: Path, issuer: FakeIssuer) -> AsyncIterator[Client]:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         env="test",
         app_id=APP_ID,
         app_password="unused-secret",

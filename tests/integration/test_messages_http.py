@@ -1,4 +1,4 @@
-"""/api/messages through the real aiohttp app, in dev mode, replies going to a local fake connector.
+"""/api/messages through the real aiohttp app, in dev mode, replies going to tests/fakes/connector.py.
 
 Replies are sent inside the turn, before /api/messages answers, so once a POST has returned its
 replies are already recorded: no waiting.
@@ -9,9 +9,8 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
@@ -23,80 +22,36 @@ from dialogs.i18n import Catalogs
 from dialogs.turn import Lang
 from domain.clock import FakeClock
 from domain.errors import BadPayload
+from tests.fakes.connector import FakeConnector
 
 BOT = {"id": "28:tapaamo-bot", "name": "Tapaamo"}
 USER = {"id": "29:user-1", "name": "Aino Example", "aadObjectId": "00000000-0000-0000-0000-0000000000a1"}
 CARD = "application/vnd.microsoft.card.adaptive"
 INVOKE_MESSAGE = "application/vnd.microsoft.activity.message"
 
-
-@dataclass
-class Recorded:
-    method: str
-    conversation_id: str
-    reply_to_id: str | None
-    activity: dict[str, Any]
+Client = TestClient[web.Request, web.Application]
 
 
-@dataclass
-class RecordingConnector:
-    """A minimal Bot Connector: records every activity the bot sends and answers with an id."""
-
-    sent: list[Recorded] = field(default_factory=list)
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _runner: web.AppRunner | None = None
-    url: str = ""
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/v3/conversations/{conversation}/activities", self._record)
-        app.router.add_post("/v3/conversations/{conversation}/activities/{reply_to}", self._record)
-        app.router.add_put("/v3/conversations/{conversation}/activities/{reply_to}", self._record)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}/"
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _record(self, request: web.Request) -> web.Response:
-        self.sent.append(
-            Recorded(
-                request.method,
-                request.match_info["conversation"],
-                request.match_info.get("reply_to"),
-                await request.json(),
-            )
-        )
-        return web.json_response({"id": f"sent-{next(self._ids)}"}, status=201)
-
-    def cards(self) -> list[dict[str, Any]]:
-        return [
-            attachment["content"]
-            for recorded in self.sent
-            for attachment in recorded.activity.get("attachments") or []
-            if attachment.get("contentType") == CARD
-        ]
+def cards(connector: FakeConnector) -> list[dict[str, Any]]:
+    """The Adaptive Cards the bot has sent, in order."""
+    return [
+        attachment["content"]
+        for received in connector.received
+        for attachment in received.activity.get("attachments") or []
+        if attachment.get("contentType") == CARD
+    ]
 
 
 @pytest.fixture
-async def connector() -> AsyncIterator[RecordingConnector]:
-    fake = RecordingConnector()
-    await fake.start()
-    try:
+async def connector() -> AsyncIterator[FakeConnector]:
+    async with FakeConnector() as fake:
         yield fake
-    finally:
-        await fake.close()
 
 
 @pytest.fixture
-async def bot(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+async def bot(tmp_path: Path) -> AsyncIterator[Client]:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         env="dev",
         app_id="",
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'tapaamo.db'}",
@@ -107,7 +62,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, web.Appli
 
 
 @pytest.fixture
-def activity(connector: RecordingConnector) -> Callable[..., dict[str, Any]]:
+def activity(connector: FakeConnector) -> Callable[..., dict[str, Any]]:
     ids = itertools.count(1)
 
     def make(kind: str = "message", *, locale: str = "en-US", **fields: Any) -> dict[str, Any]:
@@ -131,7 +86,7 @@ def activity(connector: RecordingConnector) -> Callable[..., dict[str, Any]]:
     return make
 
 
-async def post(client: TestClient[web.Request, web.Application], activity: dict[str, Any]) -> Any:
+async def post(client: Client, activity: dict[str, Any]) -> Any:
     response = await client.post("/api/messages", json=activity)
     text = await response.text()
     assert response.status == 200, text
@@ -158,8 +113,8 @@ def action_invoke(make: Callable[..., dict[str, Any]], verb: str, data: Any, **f
     ],
 )
 async def test_help_answers_one_card_in_the_language_of_the_word(
-    bot: TestClient[web.Request, web.Application],
-    connector: RecordingConnector,
+    bot: Client,
+    connector: FakeConnector,
     activity: Callable[..., dict[str, Any]],
     text: str,
     locale: str,
@@ -167,11 +122,14 @@ async def test_help_answers_one_card_in_the_language_of_the_word(
 ) -> None:
     message = activity(text=text, locale=locale)
     assert await post(bot, message) is None
-    assert len(connector.sent) == 1
-    sent = connector.sent[0]
-    assert (sent.conversation_id, sent.reply_to_id) == (message["conversation"]["id"], message["id"])
+    (sent,) = connector.received
+    assert (sent.kind, sent.conversation_id, sent.reply_to_id) == (
+        "reply",
+        message["conversation"]["id"],
+        message["id"],
+    )
     assert sent.activity["type"] == "message"
-    (card,) = connector.cards()
+    (card,) = cards(connector)
     assert card["type"] == "AdaptiveCard"
     assert card["lang"] == lang
     verbs = {action["verb"] for action in card["actions"]}
@@ -204,8 +162,8 @@ NO_IDEA = "I don't know \u201c{command}\u201d. Type \u201c{help}\u201d to see wh
     ],
 )
 async def test_an_unknown_command_gets_a_did_you_mean_text(
-    bot: TestClient[web.Request, web.Application],
-    connector: RecordingConnector,
+    bot: Client,
+    connector: FakeConnector,
     activity: Callable[..., dict[str, Any]],
     text: str,
     locale: str,
@@ -214,36 +172,50 @@ async def test_an_unknown_command_gets_a_did_you_mean_text(
     params: dict[str, str],
 ) -> None:
     await post(bot, activity(text=text, locale=locale))
-    (sent,) = connector.sent
+    (sent,) = connector.received
+    assert sent.kind == "reply"
     assert not sent.activity.get("attachments")
     assert sent.activity["text"] == Catalogs()[lang]._(template, command=text, **params)
 
 
 async def test_a_redelivered_message_gets_no_second_reply(
-    bot: TestClient[web.Request, web.Application],
-    connector: RecordingConnector,
+    bot: Client,
+    connector: FakeConnector,
     activity: Callable[..., dict[str, Any]],
 ) -> None:
     message = activity(text="help")
     await post(bot, message)
     await post(bot, message)
-    assert len(connector.sent) == 1
+    assert len(connector.received) == 1
+
+
+async def test_a_message_whose_reply_failed_is_answered_when_redelivered(
+    bot: Client,
+    connector: FakeConnector,
+    activity: Callable[..., dict[str, Any]],
+) -> None:
+    message = activity(text="help")
+    connector.force_status(message["conversation"]["id"], 403, times=1)
+    await post(bot, message)
+    assert connector.received == []
+    await post(bot, message)  # Teams redelivers: this time the reply goes through
+    assert len(connector.received) == 1
 
 
 async def test_the_same_activity_id_in_another_conversation_is_not_a_redelivery(
-    bot: TestClient[web.Request, web.Application],
-    connector: RecordingConnector,
+    bot: Client,
+    connector: FakeConnector,
     activity: Callable[..., dict[str, Any]],
 ) -> None:
     message = activity(text="help")
     await post(bot, message)
     await post(bot, {**message, "conversation": {"id": "a:personal-chat-2", "conversationType": "personal"}})
-    assert len(connector.sent) == 2
+    assert len(connector.received) == 2
 
 
 async def test_an_action_execute_is_answered_with_the_card_in_the_http_response(
-    bot: TestClient[web.Request, web.Application],
-    connector: RecordingConnector,
+    bot: Client,
+    connector: FakeConnector,
     activity: Callable[..., dict[str, Any]],
 ) -> None:
     body = await post(bot, action_invoke(activity, "help.language", {"lang": "sv"}))
@@ -251,12 +223,12 @@ async def test_an_action_execute_is_answered_with_the_card_in_the_http_response(
     assert body["type"] == CARD
     assert body["value"]["type"] == "AdaptiveCard"
     assert body["value"]["lang"] == "sv"
-    assert connector.sent == []
+    assert connector.received == []
 
 
 async def test_a_redelivered_invoke_gets_the_same_answer(
-    bot: TestClient[web.Request, web.Application],
-    connector: RecordingConnector,
+    bot: Client,
+    connector: FakeConnector,
     activity: Callable[..., dict[str, Any]],
 ) -> None:
     invoke = action_invoke(activity, "help.language", {"lang": "fi"})
@@ -276,8 +248,8 @@ async def test_a_redelivered_invoke_gets_the_same_answer(
     ],
 )
 async def test_a_tampered_action_gets_a_localised_text(
-    bot: TestClient[web.Request, web.Application],
-    connector: RecordingConnector,
+    bot: Client,
+    connector: FakeConnector,
     activity: Callable[..., dict[str, Any]],
     verb: str,
     data: Any,
@@ -289,11 +261,11 @@ async def test_a_tampered_action_gets_a_localised_text(
         "value": Catalogs()["fi"]._(BadPayload.message_id),
     }
     assert body["value"] != BadPayload.message_id  # really translated
-    assert connector.sent == []
+    assert connector.received == []
 
 
 async def test_an_invoke_of_another_kind_gets_an_empty_200(
-    bot: TestClient[web.Request, web.Application],
+    bot: Client,
     activity: Callable[..., dict[str, Any]],
 ) -> None:
     body = await post(bot, activity("invoke", name="composeExtension/query", value={"commandId": "x"}))
@@ -304,29 +276,29 @@ async def test_an_invoke_of_another_kind_gets_an_empty_200(
     ("locale", "lang"), [("sv-SE", "sv"), ("fi-FI", "fi"), ("en-GB", "en"), (None, "en")]
 )
 async def test_being_added_posts_a_welcome_card_in_the_activitys_locale(
-    bot: TestClient[web.Request, web.Application],
-    connector: RecordingConnector,
+    bot: Client,
+    connector: FakeConnector,
     activity: Callable[..., dict[str, Any]],
     locale: str | None,
     lang: str,
 ) -> None:
     update = activity("conversationUpdate", locale=locale, membersAdded=[BOT])
     await post(bot, update)
-    (card,) = connector.cards()
+    (card,) = cards(connector)
     assert card["lang"] == lang
     assert card["fallbackText"] == Catalogs()[lang]._("Welcome to Tapaamo")  # type: ignore[index]
 
 
 async def test_someone_else_being_added_posts_nothing(
-    bot: TestClient[web.Request, web.Application],
-    connector: RecordingConnector,
+    bot: Client,
+    connector: FakeConnector,
     activity: Callable[..., dict[str, Any]],
 ) -> None:
     await post(bot, activity("conversationUpdate", membersAdded=[{"id": "29:someone-else"}]))
-    assert connector.sent == []
+    assert connector.received == []
 
 
-async def test_healthz_reports_the_database(bot: TestClient[web.Request, web.Application]) -> None:
+async def test_healthz_reports_the_database(bot: Client) -> None:
     response = await bot.get("/healthz")
     assert response.status == 200
     body = await response.json()
@@ -350,8 +322,8 @@ class Segmented:
 
 @pytest.mark.parametrize("declared_length", [True, False])
 async def test_a_body_that_arrives_in_pieces_is_read_whole(
-    bot: TestClient[web.Request, web.Application],
-    connector: RecordingConnector,
+    bot: Client,
+    connector: FakeConnector,
     activity: Callable[..., dict[str, Any]],
     declared_length: bool,
 ) -> None:
@@ -360,15 +332,15 @@ async def test_a_body_that_arrives_in_pieces_is_read_whole(
     if declared_length:
         headers["Content-Length"] = str(len(raw))
     request = make_mocked_request(
-        "POST", "/api/messages", headers=headers, app=bot.app, payload=Segmented(raw)
+        "POST", "/api/messages", headers=headers, app=bot.app, payload=cast(Any, Segmented(raw))
     )
     response = await bot.app[PARTS].endpoint.handle(request)
     assert response.status == 200, response.text
-    assert len(connector.sent) == 1
+    assert len(connector.received) == 1
 
 
 async def test_a_body_too_large_in_pieces_is_refused(
-    bot: TestClient[web.Request, web.Application],
+    bot: Client,
     activity: Callable[..., dict[str, Any]],
 ) -> None:
     raw = json.dumps(activity(text="help", summary="x" * 300_000)).encode()
@@ -377,15 +349,15 @@ async def test_a_body_too_large_in_pieces_is_refused(
         "/api/messages",
         headers={"Content-Type": "application/json"},
         app=bot.app,
-        payload=Segmented(raw),
+        payload=cast(Any, Segmented(raw)),
     )
     response = await bot.app[PARTS].endpoint.handle(request)
     assert response.status == 413
 
 
 async def test_a_chunked_request_is_read_whole(
-    bot: TestClient[web.Request, web.Application],
-    connector: RecordingConnector,
+    bot: Client,
+    connector: FakeConnector,
     activity: Callable[..., dict[str, Any]],
 ) -> None:
     raw = json.dumps(activity(text="help", summary="x" * 100_000)).encode()
@@ -396,7 +368,7 @@ async def test_a_chunked_request_is_read_whole(
 
     response = await bot.post("/api/messages", data=chunks(), headers={"Content-Type": "application/json"})
     assert response.status == 200, await response.text()
-    assert len(connector.sent) == 1
+    assert len(connector.received) == 1
 
 
 @pytest.mark.parametrize(
@@ -415,7 +387,7 @@ async def test_a_chunked_request_is_read_whole(
     ],
 )
 async def test_odd_fields_never_answer_500(
-    bot: TestClient[web.Request, web.Application],
+    bot: Client,
     activity: Callable[..., dict[str, Any]],
     fields: dict[str, Any],
 ) -> None:

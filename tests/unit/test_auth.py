@@ -6,6 +6,7 @@ at the reasons given and at how the signing keys are fetched and cached.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -127,12 +128,15 @@ async def test_unknown_key_ids_do_not_hammer_the_metadata_service(
 
 
 class Monotonic:
-    """time.monotonic() that a test moves by hand."""
+    """Stands in for the ``time`` module in bot.auth: a monotonic() that a test moves by hand.
+
+    Only bot.auth's view of time changes; the event loop keeps the real clock.
+    """
 
     def __init__(self, start: float) -> None:
         self.now = start
 
-    def __call__(self) -> float:
+    def monotonic(self) -> float:
         return self.now
 
 
@@ -140,7 +144,7 @@ async def test_a_rotated_key_is_fetched_when_first_seen(
     issuer: FakeIssuer, authenticator: BotAuthenticator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = Monotonic(1_000_000.0)
-    monkeypatch.setattr(auth.time, "monotonic", clock)
+    monkeypatch.setattr(auth, "time", clock)
     await authenticator.authenticate(f"Bearer {issuer.token(audience=APP_ID)}", activity())
     new_key = issuer.add_key("rotated")
     clock.now += auth.UNKNOWN_KID_REFRESH_SECONDS + 1
@@ -153,7 +157,7 @@ async def test_keys_are_fetched_on_a_freshly_booted_host(
     issuer: FakeIssuer, authenticator: BotAuthenticator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # time.monotonic() counts from boot: a container started a minute ago reads about 60.
-    monkeypatch.setattr(auth.time, "monotonic", Monotonic(60.0))
+    monkeypatch.setattr(auth, "time", Monotonic(60.0))
     await authenticator.authenticate(f"Bearer {issuer.token(audience=APP_ID)}", activity())
 
 
@@ -169,9 +173,24 @@ async def test_keys_survive_a_metadata_outage(
     issuer: FakeIssuer, authenticator: BotAuthenticator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = Monotonic(1_000_000.0)
-    monkeypatch.setattr(auth.time, "monotonic", clock)
+    monkeypatch.setattr(auth, "time", clock)
     await authenticator.authenticate(f"Bearer {issuer.token(audience=APP_ID)}", activity())
     issuer.failing = True
     clock.now += auth.KEYS_MAX_AGE_SECONDS + 1
     await authenticator.authenticate(f"Bearer {issuer.token(audience=APP_ID)}", activity())
     assert (issuer.metadata_hits, issuer.jwks_hits) == (2, 1)
+
+
+async def test_a_metadata_outage_is_not_fetched_once_per_waiting_request(
+    issuer: FakeIssuer, authenticator: BotAuthenticator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Turns that queue behind a failing refresh must not each try again in turn: with a metadata
+    # service that hangs, the last of them would wait for every earlier one's timeout.
+    clock = Monotonic(1_000_000.0)
+    monkeypatch.setattr(auth, "time", clock)
+    await authenticator.authenticate(f"Bearer {issuer.token(audience=APP_ID)}", activity())
+    issuer.failing = True
+    clock.now += auth.KEYS_MAX_AGE_SECONDS + 1
+    token = f"Bearer {issuer.token(audience=APP_ID)}"
+    await asyncio.gather(*(authenticator.authenticate(token, activity()) for _ in range(10)))
+    assert issuer.metadata_hits == 2

@@ -21,6 +21,7 @@ def make_router() -> Router:
         planning=unused,
         sessions=unused,
         notifier=unused,
+        ledger=unused,
         public_url="http://127.0.0.1:3978",
         timezone="Europe/Helsinki",
     )

@@ -1,0 +1,380 @@
+"""here | paikalla | närvarande, attendance corrections, attach, report and export; meeting events."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from dialogs import cards
+from dialogs.args import split_args
+from dialogs.common import MissingParts, person, services
+from dialogs.i18n import N_, Translator
+from dialogs.router import Command, Context, Router
+from dialogs.services import Services
+from dialogs.session_cards import note_card, when_text
+from dialogs.turn import ActionResult, CardReply, Reply, TextReply, Turn, User
+from domain.errors import UserError
+from domain.networks import Network, fold
+from domain.participation import Member, NetworkFigures
+from domain.sessions import parse_session_ref
+
+log = logging.getLogger(__name__)
+
+PERIOD = re.compile(
+    r"^(\d{1,3})\s*(d|days?|pv|päivää|dagar|dag|m|mo|months?|kk|kuukautta|mån|månader|y|years?|v|vuotta|år)$"
+)
+ADD_WORDS = {"add", "lisää", "lägg", "lägg-till"}
+REMOVE_WORDS = {"remove", "poista", "ta", "ta-bort"}
+
+
+class BadPeriod(UserError):
+    message_id = N_("I didn't understand the period \u201c{text}\u201d. Try 90 days, 12 months, 2026 or all.")
+
+
+class NoUnmatched(UserError):
+    message_id = N_("No unmatched meeting events in this conversation.")
+
+
+class CheckinPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session: int
+
+
+def member(user: User, turn: Turn | None = None) -> Member:
+    return Member(
+        user_id=user.id, aad_id=user.aad_id, name=user.name, tenant_id=turn.tenant_id if turn else None
+    )
+
+
+def parse_period(text: str, now: datetime) -> tuple[datetime, datetime]:
+    """ "90 days", "12 months", "2026", "all" (default: the last 12 months)."""
+    words = fold(text)
+    end = now + timedelta(days=1)  # today's sessions count, also one still under way
+    if not words:
+        return now - timedelta(days=365), end
+    if words in ("all", "kaikki", "alla", "allt"):
+        return datetime(2000, 1, 1, tzinfo=now.tzinfo), end
+    if re.fullmatch(r"20\d\d", words):
+        year = int(words)
+        return datetime(year, 1, 1, tzinfo=now.tzinfo), datetime(year + 1, 1, 1, tzinfo=now.tzinfo)
+    match = PERIOD.match(words)
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        days = amount * (1 if unit[0] in "dp" else 30 if unit[0] in "mk" else 365)
+        return now - timedelta(days=days), end
+    raise BadPeriod(text=text[:40])
+
+
+async def here_command(ctx: Context, args: str) -> Sequence[Reply]:
+    svc = services(ctx)
+    turn = ctx.turn
+    session = await svc.ledger.check_in(
+        member(turn.user, turn), turn.conversation_id, turn.conversation_kind == "personal"
+    )
+    network = await svc.planning.networks.get(session.network_id)
+    assert network is not None
+    return [
+        TextReply(
+            ctx.tr._(
+                "Welcome, {name}! You are checked in to {network}.",
+                name=turn.user.name or "",
+                network=network.name,
+            )
+        )
+    ]
+
+
+async def checkin_action(ctx: Context, payload: CheckinPayload) -> ActionResult:
+    svc = services(ctx)
+    turn = ctx.turn
+    await svc.ledger.check_in_session(payload.session, member(turn.user, turn))
+    from dialogs.sessions import personal_view
+
+    return ActionResult(card=await personal_view(ctx, payload.session))
+
+
+async def attendance_command(ctx: Context, args: str) -> Sequence[Reply]:
+    usage = {
+        "en": "attendance #12 add|remove @person",
+        "fi": "osallistujat #12 lisää|poista @henkilö",
+        "sv": "deltagare #12 lägg|ta @person",
+    }
+    tokens = split_args(args)
+    if len(tokens) < 2 or not ctx.turn.mentions:
+        raise MissingParts(usage=usage[ctx.lang])
+    session_id = parse_session_ref(tokens[0])
+    verb = fold(tokens[1])
+    add = verb in {fold(w) for w in ADD_WORDS}
+    if not add and verb not in {fold(w) for w in REMOVE_WORDS}:
+        raise MissingParts(usage=usage[ctx.lang])
+    svc = services(ctx)
+    names = []
+    for mentioned in ctx.turn.mentions:
+        await svc.ledger.correct(session_id, person(ctx.turn), member(mentioned), add)
+        names.append(mentioned.name or mentioned.id)
+    text = (
+        ctx.tr._("Added to session #{session}: {names}.", session=session_id, names=", ".join(names))
+        if add
+        else ctx.tr._("Removed from session #{session}: {names}.", session=session_id, names=", ".join(names))
+    )
+    return [TextReply(text)]
+
+
+async def attach_command(ctx: Context, args: str) -> Sequence[Reply]:
+    tokens = split_args(args)
+    if not tokens:
+        raise MissingParts(usage={"en": "attach #12", "fi": "liitä #12", "sv": "koppla #12"}[ctx.lang])
+    svc = services(ctx)
+    session = await svc.planning.session(parse_session_ref(tokens[0]))
+    network = await svc.planning.networks.get(session.network_id)
+    assert network is not None
+    svc.planning.require_coordinator(network, person(ctx.turn))
+    events = await svc.ledger.store.unmatched_events(ctx.turn.conversation_id)
+    if not events:
+        raise NoUnmatched()
+    meeting_id = events[-1].meeting_id
+    count = await svc.ledger.store.attach_events(ctx.turn.conversation_id, meeting_id, session.id)
+    if meeting_id:
+        await svc.sessions.set_meeting(session.id, meeting_id)
+    for event in events:
+        if event.meeting_id == meeting_id and event.name in ("meetingStart", "meetingEnd"):
+            start = event.at if event.name == "meetingStart" else None
+            end = event.at if event.name == "meetingEnd" else None
+            await svc.ledger.store.mark_held(session.id, start, end)
+    return [
+        TextReply(
+            ctx.tr.n_(
+                "{n} meeting event is now part of session #{session}.",
+                "{n} meeting events are now part of session #{session}.",
+                count,
+                session=session.id,
+            )
+        )
+    ]
+
+
+def report_card(
+    tr: Translator, network: Network, data: NetworkFigures, period: str, link: str | None
+) -> dict[str, Any]:
+    pairs = [
+        (tr._("Sessions held"), tr.number(data.sessions_held)),
+        (tr._("Participants"), tr.number(data.unique_participants)),
+        (tr._("Average per session"), tr.number(round(data.average_per_session, 1))),
+        (tr._("Came more than once"), tr.number(data.came_more_than_once)),
+        (tr._("New participants"), tr.number(data.new_in_period)),
+        (tr._("Strong participants"), tr.number(data.roles.strong)),
+        (tr._("Occasional participants"), tr.number(data.roles.occasional)),
+        (tr._("Followers who have not attended"), tr.number(data.roles.followers_only)),
+    ]
+    body: list[cards.Element] = [
+        cards.title(tr._("{network}: participation", network=network.name)),
+        cards.text(period, subtle=True),
+        cards.facts(pairs),
+    ]
+    recent = list(data.sessions)[-8:]
+    if recent:
+        body.append({"type": "TextBlock", "text": tr._("Latest sessions"), "weight": "Bolder", "wrap": True})
+        for figure in reversed(recent):
+            line = tr._(
+                "{when}: {n} participants ({new} new, {returning} returning)",
+                when=when_text(tr, figure.starts_at, network.timezone),
+                n=figure.participants,
+                new=figure.new,
+                returning=figure.returning,
+            )
+            body.append(cards.text(line))
+    actions = [cards.open_url(tr._("Open the report"), link)] if link else []
+    return cards.card(
+        body, lang=tr.lang, fallback=tr._("{network}: participation", network=network.name), actions=actions
+    )
+
+
+def _period_text(tr: Translator, start: datetime, end: datetime, tz: str) -> str:
+    return tr._(
+        "{start} – {end}", start=tr.datetime(start, tz, "d.M.yyyy"), end=tr.datetime(end, tz, "d.M.yyyy")
+    )
+
+
+async def report_command(ctx: Context, args: str) -> Sequence[Reply]:
+    tokens = split_args(args)
+    if not tokens:
+        raise MissingParts(
+            usage={
+                "en": "report NAME [12 months|2026|all]",
+                "fi": "raportti NIMI [12 kk|2026|kaikki]",
+                "sv": "rapport NAMN [12 mån|2026|alla]",
+            }[ctx.lang]
+        )
+    svc = services(ctx)
+    network, period_words = await _network_and_rest(ctx, tokens)
+    svc.planning.require_coordinator(network, person(ctx.turn))
+    start, end = parse_period(" ".join(period_words), ctx.clock.now())
+    data = await svc.ledger.network_figures(
+        network, start, end, strong_share=svc.strong_share, recent_sessions=svc.recent_sessions
+    )
+    link = svc.links.report(network.id, start, end) if svc.links else None
+    period = _period_text(ctx.tr, start, min(end, ctx.clock.now()), network.timezone)
+    return [CardReply(report_card(ctx.tr, network, data, period, link))]
+
+
+async def _network_and_rest(ctx: Context, tokens: list[str]) -> tuple[Network, list[str]]:
+    """The network named by the first words (a name may have spaces), and the words after it."""
+    planning = services(ctx).planning
+    last_error: UserError | None = None
+    for length in range(len(tokens), 0, -1):
+        try:
+            return await planning.find(" ".join(tokens[:length]), include_ended=True), tokens[length:]
+        except UserError as error:
+            last_error = error if last_error is None or length == 1 else last_error
+    assert last_error is not None
+    raise last_error
+
+
+async def export_command(ctx: Context, args: str) -> Sequence[Reply]:
+    tokens = split_args(args)
+    if not tokens:
+        raise MissingParts(
+            usage={
+                "en": "export NAME [csv|xlsx] [12 months]",
+                "fi": "vie NIMI [csv|xlsx] [12 kk]",
+                "sv": "exportera NAMN [csv|xlsx] [12 mån]",
+            }[ctx.lang]
+        )
+    svc = services(ctx)
+    fmt = "csv"
+    for index, token in enumerate(tokens):
+        if token.casefold() in ("csv", "xlsx"):
+            fmt = token.casefold()
+            del tokens[index]
+            break
+    network, period_words = await _network_and_rest(ctx, tokens)
+    me = person(ctx.turn)
+    personal = network.is_coordinator(me.user_id, me.aad_id)
+    if not personal:
+        svc.planning.require_coordinator(network, me)
+    start, end = parse_period(" ".join(period_words), ctx.clock.now())
+    assert svc.links is not None
+    url = svc.links.export(network.id, start, end, fmt, me.user_id)
+    await svc.audit.record(
+        actor_id=me.user_id,
+        action="network.export",
+        subject=f"network:{network.id}",
+        details={"format": fmt},
+        at=ctx.clock.now(),
+    )
+    lines = [
+        ctx.tr._(
+            "Per-session totals and per-organisation counts, with participants' names for coordinators."
+        ),
+        ctx.tr._("The link works for {hours} hours and only for this network.", hours=svc.links.hours),
+    ]
+    card = note_card(ctx.tr, ctx.tr._("{network}: export", network=network.name), lines)
+    card["actions"] = [cards.open_url(ctx.tr._("Download {format}", format=fmt.upper()), url)]
+    return [CardReply(card)]
+
+
+def register(router: Router) -> None:
+    router.command(
+        Command(
+            name="here",
+            aliases={"en": ("here",), "fi": ("paikalla",), "sv": ("närvarande",)},
+            handler=here_command,
+            summary=N_("Check in to the session running now (from 15 minutes before it starts)."),
+        )
+    )
+    router.command(
+        Command(
+            name="report",
+            aliases={"en": ("report",), "fi": ("raportti",), "sv": ("rapport",)},
+            handler=report_command,
+            summary=N_("A network's participation: sessions, participants, new and returning, roles."),
+            usage={
+                "en": "report NAME [12 months]",
+                "fi": "raportti NIMI [12 kk]",
+                "sv": "rapport NAMN [12 mån]",
+            },
+            coordinator_only=True,
+        )
+    )
+    router.command(
+        Command(
+            name="export",
+            aliases={"en": ("export",), "fi": ("vie",), "sv": ("exportera",)},
+            handler=export_command,
+            summary=N_("Download a network's participation as CSV or Excel, e.g. for a CRM."),
+            usage={
+                "en": "export NAME [csv|xlsx]",
+                "fi": "vie NIMI [csv|xlsx]",
+                "sv": "exportera NAMN [csv|xlsx]",
+            },
+            coordinator_only=True,
+        )
+    )
+    router.command(
+        Command(
+            name="attendance",
+            aliases={"en": ("attendance",), "fi": ("osallistujat",), "sv": ("deltagare",)},
+            handler=attendance_command,
+            summary=N_("Correct who took part in a session."),
+            usage={
+                "en": "attendance #12 add|remove @person",
+                "fi": "osallistujat #12 lisää|poista @henkilö",
+                "sv": "deltagare #12 lägg|ta @person",
+            },
+            coordinator_only=True,
+        )
+    )
+    router.command(
+        Command(
+            name="attach",
+            aliases={"en": ("attach",), "fi": ("liitä",), "sv": ("koppla",)},
+            handler=attach_command,
+            summary=N_("Attach this chat's unmatched Teams meeting to a session."),
+            usage={"en": "attach #12", "fi": "liitä #12", "sv": "koppla #12"},
+            coordinator_only=True,
+        )
+    )
+    router.action("session.checkin", CheckinPayload, checkin_action)
+
+
+async def on_meeting_event(
+    svc: Services,
+    now: datetime,
+    *,
+    name: str,
+    event_key: str,
+    conversation_id: str,
+    meeting_id: str | None,
+    join_url: str | None,
+    at: datetime | None,
+    members: Sequence[Member],
+    payload: dict[str, Any],
+) -> None:
+    """A Teams meeting event: start/end mark the session held; joins and leaves go to the ledger."""
+    when = at or now
+    if name in ("meetingStart", "meetingEnd"):
+        session = await svc.ledger.meeting_event(
+            event_key=event_key,
+            conversation_id=conversation_id,
+            name=name,
+            at=when,
+            meeting_id=meeting_id,
+            join_url=join_url,
+            payload=payload,
+        )
+    else:
+        session = await svc.ledger.participants(
+            event_key=event_key,
+            conversation_id=conversation_id,
+            meeting_id=meeting_id,
+            members=members,
+            at=when,
+            joined=name == "participantJoin",
+        )
+    if session is None:
+        log.info("meeting event %s kept unmatched", name, extra={"conversation": conversation_id})

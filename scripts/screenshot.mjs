@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+// Screenshot of the Microsoft 365 Agents Playground's chat UI, optionally after sending a message.
+//
+//   node scripts/screenshot.mjs URL OUT.png [MESSAGE] [--chat NAME] [--hide-log]
+//        [--width 1400] [--height 900] [--timeout 30]
+//
+//   node scripts/screenshot.mjs http://127.0.0.1:56150 var/screenshot-help.png help
+//
+// Opens URL in headless Debian Chromium (/usr/bin/chromium, or $CHROMIUM) with a fresh profile,
+// waits for the chat to load, selects the chat NAME (default: the personal chat), types MESSAGE
+// into the chat box and sends it, waits until a new message of the bot has rendered, and saves a
+// PNG. Needs `apt-get install chromium` and `npm ci` (playwright-core). Exits non-zero, with the
+// reason, when the page or the bot's reply does not come within --timeout seconds.
+//
+// In a group chat or channel the bot only hears messages that @mention it, which this script
+// does not type: use the personal chat for commands.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const USAGE = 'usage: node scripts/screenshot.mjs URL OUT.png [MESSAGE] [--chat NAME] [--hide-log] '
+  + '[--width PX] [--height PX] [--timeout SECONDS]';
+
+function fail(message) {
+  process.stderr.write(`screenshot: ${message}\n`);
+  process.exit(1);
+}
+
+let args;
+try {
+  args = parseArgs({
+    allowPositionals: true,
+    options: {
+      chat: { type: 'string' },
+      'hide-log': { type: 'boolean', default: false },
+      width: { type: 'string', default: '1400' },
+      height: { type: 'string', default: '900' },
+      timeout: { type: 'string', default: '30' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+} catch (error) {
+  fail(`${error.message}\n${USAGE}`);
+}
+if (args.values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const [url, out, message] = args.positionals;
+if (!url || !out || args.positionals.length > 3) fail(USAGE);
+const timeout = Number(args.values.timeout) * 1000;
+const viewport = { width: Number(args.values.width), height: Number(args.values.height) };
+if (!(timeout > 0) || !(viewport.width > 0) || !(viewport.height > 0)) fail(USAGE);
+
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+if (!fs.existsSync(executablePath)) {
+  fail(`${executablePath} not found: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM`);
+}
+
+// The bot's display name, from the Playground's config: its messages carry it as their author.
+async function botName() {
+  const response = await fetch(new URL('/_internal/v1/config', url), { signal: AbortSignal.timeout(timeout) });
+  if (!response.ok) throw new Error(`GET /_internal/v1/config answered ${response.status}`);
+  const body = await response.json();
+  return body?.config?.bot?.name || 'Bot';
+}
+
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tapaamo-chromium-'));
+let context;
+try {
+  const name = await botName();
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    viewport,
+    locale: 'en-US',
+    timeout,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  context.setDefaultTimeout(timeout);
+  const page = context.pages()[0] ?? (await context.newPage());
+  await page.goto(url, { waitUntil: 'domcontentloaded' });
+  const input = page.getByRole('textbox').first();
+  await input.waitFor({ state: 'visible' });
+
+  if (args.values.chat) {
+    await page.getByRole('button', { name: args.values.chat }).first().click();
+  }
+  if (args.values['hide-log']) {
+    await page.getByTitle('Hide log panel').first().click();
+  }
+
+  // Bot messages so far: its name alone in a message header, and rendered Adaptive Cards.
+  const count = () =>
+    page.evaluate((author) => {
+      const headers = [...document.querySelectorAll('body *')].filter(
+        (element) => element.childElementCount === 0 && element.textContent.trim() === author,
+      ).length;
+      return headers + document.querySelectorAll('.ac-adaptiveCard').length;
+    }, name);
+  // Until the count has not moved for a second (the first visit installs the app, and a welcome
+  // message may still be on its way).
+  const settle = async () => {
+    const deadline = Date.now() + timeout;
+    let last = await count();
+    let since = Date.now();
+    while (Date.now() - since < 1000) {
+      if (Date.now() > deadline) throw new Error('the chat did not settle');
+      await page.waitForTimeout(100);
+      const now = await count();
+      if (now !== last) [last, since] = [now, Date.now()];
+    }
+    return last;
+  };
+
+  if (message) {
+    const before = await settle();
+    await input.click();
+    await page.keyboard.type(message);
+    await page.keyboard.press('Enter');
+    try {
+      await page.waitForFunction(
+        ([author, seen]) => {
+          const headers = [...document.querySelectorAll('body *')].filter(
+            (element) => element.childElementCount === 0 && element.textContent.trim() === author,
+          ).length;
+          return headers + document.querySelectorAll('.ac-adaptiveCard').length > seen;
+        },
+        [name, before],
+        { timeout },
+      );
+    } catch {
+      throw new Error(`no reply of ${name} to "${message}" rendered within ${timeout / 1000} s`);
+    }
+  }
+  await settle();
+  await page.evaluate(() => document.fonts.ready);
+  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  await page.screenshot({ path: out });
+  process.stdout.write(`screenshot: saved ${out}\n`);
+} catch (error) {
+  fail(error.message.split('\n')[0]);
+} finally {
+  await context?.close().catch(() => {});
+  fs.rmSync(profile, { recursive: true, force: true });
+}
