@@ -16,6 +16,7 @@ from bot import sdk_fixes
 from bot.adapter import TapaamoAdapter
 from bot.auth import BotAuthenticator, OpenIdKeys
 from bot.connector import ConnectorClient, TokenProvider
+from bot.graph import build_graph
 from bot.notifier import SenderNotifier
 from bot.ratelimit import RateLimiter
 from bot.sender import Sender
@@ -23,12 +24,14 @@ from bot.settings import Settings
 from bot.turns import MessagesEndpoint, TapaamoBot
 from dialogs.app import build_router
 from dialogs.i18n import Catalogs
+from dialogs.polls import PollJobs
 from dialogs.services import Services
 from dialogs.session_jobs import SessionJobs
 from domain.clock import Clock, SystemClock
 from domain.jobs import RetryPolicy
 from domain.participation import Ledger
 from domain.planning import Planning
+from domain.polls import Feedback
 from scheduling.housekeeping import Housekeeping
 from scheduling.ticker import Ticker
 from scheduling.worker import JobRunner
@@ -36,6 +39,7 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.network_repos import SqlNetworkStore, SqlSessionStore
 from storage.participation_repos import SqlParticipationStore
+from storage.poll_repos import SqlPollStore
 from storage.repositories import (
     SqlAuditLog,
     SqlConversationRefs,
@@ -113,6 +117,7 @@ def create_app(
             secret=settings.app_password.get_secret_value(),
         )
         connector = ConnectorClient(session, tokens)
+        graph = build_graph(settings, session)
         sender = Sender(
             connector,
             SqlSentMessages(database),
@@ -122,6 +127,7 @@ def create_app(
         )
         planning = Planning(networks, sessions, jobs, audit, clock, settings.timezone)
         ledger = Ledger(SqlParticipationStore(database), sessions, networks, jobs, audit, clock)
+        feedback = Feedback(SqlPollStore(database), sessions, jobs, clock, settings.poll_open_hours)
         links = SignedLinks(signing_key, settings.public_url, clock, settings.link_hours)
         services = Services(
             refs=refs,
@@ -131,6 +137,8 @@ def create_app(
             sessions=sessions,
             notifier=SenderNotifier(sender, refs),
             ledger=ledger,
+            feedback=feedback,
+            poll_live_counts=settings.poll_live_counts,
             links=links,
             strong_share=settings.strong_share,
             recent_sessions=settings.recent_sessions,
@@ -157,7 +165,10 @@ def create_app(
         runner = JobRunner(
             jobs,
             clock,
-            handlers=SessionJobs(services, catalogs).handlers(),
+            handlers={
+                **SessionJobs(services, catalogs, attendance=graph, meetings=graph).handlers(),
+                **PollJobs(services, catalogs).handlers(),
+            },
             retry=RetryPolicy(max_attempts=settings.job_max_attempts),
             batch_size=settings.job_batch_size,
             lease=timedelta(seconds=settings.job_lease_seconds),
@@ -190,6 +201,8 @@ def create_app(
         finally:
             if start_ticker:
                 await ticker.shutdown()
+            if graph is not None:
+                graph.close()
             await session.close()
             await database.dispose()
 

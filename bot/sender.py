@@ -229,7 +229,8 @@ class Sender:
                 step = await self._attempt(message, lane.attempt)
                 if isinstance(step, _Retry):
                     lane.attempt += 1
-                    group.create_task(requeue(lane, step.delay))
+                    wait = max(step.delay, self._limiter.ready_in(message.conversation_id))
+                    group.create_task(requeue(lane, wait))
                     continue
                 self._end(message)
                 finish(lane, step)

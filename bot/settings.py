@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         0.5, description="share of a network's recent sessions a strong participant attended"
     )
     recent_sessions: int = Field(10, description="how many recent sessions the participant roles look at")
+    poll_open_hours: float = Field(72.0, description="how long a feedback poll stays open")
+    poll_live_counts: bool = Field(
+        False, description="show the number of answers on an open poll (from 5 answers)"
+    )
     graph_enabled: bool = Field(
         False, description="create Teams meetings and read attendance reports through Microsoft Graph"
     )
@@ -99,3 +103,23 @@ class Settings(BaseSettings):
         if not self.tenant_id:
             missing.append("TAPAAMO_TENANT_ID")
         return missing
+
+
+def markdown_table() -> str:
+    """The README's settings table, generated from the fields (``python -m bot.settings``)."""
+    rows = ["| setting | default | what it does |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
+        if isinstance(default, SecretStr):
+            default = default.get_secret_value()
+        if isinstance(default, list):
+            default = ", ".join(default)
+        shown = "(empty)" if default in ("", None) else f"`{default}`"
+        rows.append(f"| `TAPAAMO_{name.upper()}` | {shown} | {field.description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(markdown_table() + "\n")

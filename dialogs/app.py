@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dialogs import help as help_feature
-from dialogs import networks, participation, sessions
+from dialogs import networks, participation, polls, sessions
 from dialogs.i18n import Catalogs
 from dialogs.router import Router
 from dialogs.services import Services
@@ -16,4 +16,5 @@ def build_router(catalogs: Catalogs, clock: Clock, services: Services) -> Router
     networks.register(router)
     sessions.register(router)
     participation.register(router)
+    polls.register(router)
     return router

@@ -54,6 +54,9 @@ def extract() -> dict[MessageId, str]:
             # Texts the domain hands to the edge for translation (it cannot import the catalogs).
             if name.endswith("_WARNING") and isinstance(value, str):
                 found.setdefault(value, f"domain.{module.name}:{name}")
+            if name.endswith(("_TEXTS", "_LABELS")) and isinstance(value, dict):
+                for text in value.values():
+                    found.setdefault(text, f"domain.{module.name}:{name}")
     classes: list[type[errors.UserError]] = [errors.UserError, *_subclasses(errors.UserError)]
     for error in classes:
         found.setdefault(error.message_id, f"{error.__module__}:{error.__name__}")

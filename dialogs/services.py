@@ -8,6 +8,7 @@ from typing import Protocol
 
 from domain.participation import Ledger
 from domain.planning import Planning
+from domain.polls import Feedback
 from domain.ports import AuditLog, ConversationRefs, JobStore, Notifier, SessionStore
 
 
@@ -30,8 +31,10 @@ class Services:
     sessions: SessionStore
     notifier: Notifier
     ledger: Ledger
+    feedback: Feedback
     public_url: str
     timezone: str
     links: Links | None = None
     strong_share: float = 0.5
     recent_sessions: int = 10
+    poll_live_counts: bool = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from dialogs.i18n import Catalogs
@@ -19,7 +20,7 @@ from domain import planning
 from domain.jobs import NewJob
 from domain.networks import Network, NetworkStatus
 from domain.participation import ATTENDANCE_FETCH, ENDED
-from domain.ports import AttendanceSource
+from domain.ports import AttendanceSource, MeetingProvider
 from domain.sessions import Session, SessionStatus
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,16 @@ JobHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
 class SessionJobs:
     def __init__(
-        self, services: Services, catalogs: Catalogs, attendance: AttendanceSource | None = None
+        self,
+        services: Services,
+        catalogs: Catalogs,
+        attendance: AttendanceSource | None = None,
+        meetings: MeetingProvider | None = None,
     ) -> None:
         self.svc = services
         self.catalogs = catalogs
         self.attendance = attendance
+        self.meetings = meetings
 
     def handlers(self) -> Mapping[str, JobHandler]:
         return {
@@ -51,6 +57,7 @@ class SessionJobs:
         session = await self.svc.sessions.get(int(payload["session_id"]))
         if session is None or session.status == SessionStatus.CANCELLED:
             return
+        await self.svc.feedback.open(session.id)  # one poll per session, however often this runs
         if self.attendance is not None and session.meeting_id:
             # Teams publishes the report a few minutes after the meeting; a failure retries with backoff.
             await self.svc.jobs.enqueue(
@@ -87,6 +94,14 @@ class SessionJobs:
         if session.status != SessionStatus.SCHEDULED or network.status != NetworkStatus.ACTIVE:
             log.info("announcement skipped: session %s is %s", session.id, session.status)
             return
+        if session.join_url is None and self.meetings is not None:
+            # No link given: make the Teams meeting now, so the card can carry its Join button.
+            subject = f"{network.name}: {session.topic}" if session.topic else network.name
+            meeting = await self.meetings.create_meeting(
+                subject=subject, start=session.starts_at, end=session.ends_at
+            )
+            await self.svc.sessions.set_meeting(session.id, meeting.meeting_id, meeting.join_url)
+            session = replace(session, join_url=meeting.join_url, meeting_id=meeting.meeting_id)
         card = await shared_card(self.catalogs[network.lang], self.svc, network, session)
         assert network.home_conversation_id
         await self.svc.notifier.post(network.home_conversation_id, f"announce:{session.id}", card=card)

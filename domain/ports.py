@@ -11,6 +11,7 @@ from domain.conversations import ConversationRef
 from domain.jobs import Job, NewJob
 from domain.networks import Coordinator, Network
 from domain.participation import Attendance, MeetingEvent, NetworkSummary, Participation, ReportRecord
+from domain.polls import Poll, PollSettings
 from domain.sessions import Draft, DraftStatus, NewSession, Person, Series, Session, SessionStatus
 
 
@@ -258,3 +259,35 @@ class AttendanceSource(Protocol):
     """Teams attendance reports of a meeting (Microsoft Graph)."""
 
     async def attendance_records(self, meeting_id: str) -> Sequence[ReportRecord]: ...
+
+
+class PollStore(Protocol):
+    async def settings(self, network_id: int) -> PollSettings: ...
+
+    async def save_settings(self, network_id: int, settings: PollSettings) -> None: ...
+
+    async def open(self, poll: Poll) -> Poll:
+        """Store a new poll; a second one for the same session returns the first."""
+        ...
+
+    async def get(self, poll_id: int) -> Poll | None: ...
+
+    async def for_session(self, session_id: int) -> Poll | None: ...
+
+    async def vote(self, poll_id: int, question: str, voter: str, option: int, at: datetime) -> bool:
+        """Record or replace one voter's answer; False if the poll is no longer open."""
+        ...
+
+    async def comment(self, poll_id: int, voter: str, text: str, at: datetime) -> bool: ...
+
+    async def votes(self, poll_id: int) -> Sequence[tuple[str, int]]:
+        """(question, option) of every answer."""
+        ...
+
+    async def my_votes(self, poll_id: int, voter: str) -> dict[str, int]: ...
+
+    async def comments(self, poll_id: int) -> Sequence[str]: ...
+
+    async def close(self, poll_id: int, at: datetime) -> bool:
+        """Close: delete the secret and replace every voter key by a random one. False if closed."""
+        ...

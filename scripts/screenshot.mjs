@@ -62,7 +62,12 @@ if (!fs.existsSync(executablePath)) {
 
 // The bot's display name, from the Playground's config: its messages carry it as their author.
 async function botName() {
-  const response = await fetch(new URL('/_internal/v1/config', url), { signal: AbortSignal.timeout(timeout) });
+  let response;
+  try {
+    response = await fetch(new URL('/_internal/v1/config', url), { signal: AbortSignal.timeout(timeout) });
+  } catch (error) {
+    throw new Error(`cannot reach the Playground at ${url} (is \`make run\` running?): ${error.cause?.code ?? error.message}`);
+  }
   if (!response.ok) throw new Error(`GET /_internal/v1/config answered ${response.status}`);
   const body = await response.json();
   return body?.config?.bot?.name || 'Bot';

@@ -205,7 +205,7 @@ class ChildProcess:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as out:
+        with self.log_path.open("wb") as out:
             self.process = subprocess.Popen(
                 self.argv,
                 cwd=self.cwd,
@@ -443,6 +443,7 @@ class _Buffers:
     # Conversation-stream messages from the bot not yet tied to an activity: for ids of split ones.
     shown: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
     turn_log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=500))
+    notices: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=20))
 
 
 class PlaygroundClient:
@@ -519,7 +520,13 @@ class PlaygroundClient:
 
     def _on_turn_log(self, frame: dict[str, Any]) -> None:
         entry = frame.get("log") or {}
-        if frame.get("logAction") != "appendLog" or entry.get("type") != "bot":
+        if frame.get("logAction") != "appendLog":
+            return
+        if entry.get("type") == "text" and entry.get("level") in ("warning", "error"):
+            # e.g. "Cannot connect to your app" (bot down), unsupported card features
+            self._buffers.notices.append(entry)
+            log.info("Playground %s: %s", entry.get("level"), entry.get("displayText"))
+        if entry.get("type") != "bot":
             return
         self._buffers.turn_log.append(entry)
         body = (entry.get("request") or {}).get("body") or {}
@@ -606,8 +613,14 @@ class PlaygroundClient:
                 f"[{e.get('conversationId')}] {(e.get('response') or {}).get('statusCode')}"
                 for e in list(self._buffers.turn_log)[-8:]
             ]
+            notices = [
+                f"{e.get('level')} [{e.get('conversationId')}]: {e.get('displayText')}"
+                for e in list(self._buffers.notices)[-5:]
+            ]
             raise TimeoutError(
-                f"no {what} {where} within {timeout} s; last turns:\n  " + "\n  ".join(recent)
+                f"no {what} {where} within {timeout} s; last turns:\n  "
+                + ("\n  ".join(recent) or "(none)")
+                + ("\nPlayground warnings:\n  " + "\n  ".join(notices) if notices else "")
             ) from None
 
     async def next_bot_message(self, conversation_id: str, timeout: float = 15.0) -> dict[str, Any]:

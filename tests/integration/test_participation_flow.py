@@ -47,7 +47,11 @@ def meeting(bot: Harness, name: str, **value: object) -> dict:
 
 
 def members(*numbers: int) -> dict:
-    return {"members": [{"user": {**user(n), "tenantId": "tenant-1"}, "meeting": {"inMeeting": True}} for n in numbers]}
+    return {
+        "members": [
+            {"user": {**user(n), "tenantId": "tenant-1"}, "meeting": {"inMeeting": True}} for n in numbers
+        ]
+    }
 
 
 async def test_a_session_with_check_ins_and_meeting_events_is_reported(bot: Harness) -> None:
@@ -63,7 +67,9 @@ async def test_a_session_with_check_ins_and_meeting_events_is_reported(bot: Harn
         [reply] = await bot.say("here", sender=user(n))
         assert "You are checked in to Digisumpit" in reply["text"]
     await bot.say("here", sender=user(2))  # checking in twice is still one person
-    joined = bot.activity("event", name="application/vnd.microsoft.meetingParticipantJoin", value=members(2, 7))
+    joined = bot.activity(
+        "event", name="application/vnd.microsoft.meetingParticipantJoin", value=members(2, 7)
+    )
     await bot.post(joined)
     await bot.post(joined)  # Teams redelivers
     bot.clock.advance(timedelta(minutes=70))

@@ -85,7 +85,9 @@ async def test_a_broadcast_through_faults_arrives_once_per_key_within_the_limits
         assert fake.limit_rejections == 0  # and never did Teams' own limits have to say no
         for c in conversations:
             arrived = fake.for_conversation(c)
-            assert [r.activity["text"] for r in arrived] == [f"m:{c}:{n}" for n in range(10)]  # once, in order
+            assert [r.activity["text"] for r in arrived] == [
+                f"m:{c}:{n}" for n in range(10)
+            ]  # once, in order
             assert fake.max_in_window(c, 1.0) <= 7
             assert fake.max_in_window(c, 2.0) <= 8
         for outcome, received in zip(outcomes, fake.received, strict=False):
@@ -236,7 +238,11 @@ async def test_a_reply_goes_to_its_thread(session: aiohttp.ClientSession) -> Non
 
         assert outcome.status is SendStatus.SENT
         (reply,) = fake.received
-        assert (reply.kind, reply.reply_to_id, reply.conversation_id) == ("reply", "root-1", "19:ch@thread.tacv2")
+        assert (reply.kind, reply.reply_to_id, reply.conversation_id) == (
+            "reply",
+            "root-1",
+            "19:ch@thread.tacv2",
+        )
 
 
 async def test_the_fake_itself_enforces_teams_limits(session: aiohttp.ClientSession) -> None:
@@ -254,3 +260,16 @@ async def test_the_fake_itself_enforces_teams_limits(session: aiohttp.ClientSess
         assert 0 < refused[0].retry_after <= 1.0
         assert fake.limit_rejections == 1
         assert fake.max_in_window("c", 1.0) == 7
+
+
+async def test_the_fake_creates_conversations_and_deletes_activities(session: aiohttp.ClientSession) -> None:
+    async with FakeConnector() as fake:
+        connector = client(session)
+        created = await connector.create_conversation(fake.url, {"members": [{"id": "29:user"}]})
+        sent = await connector.send(fake.url, created["id"], {"type": "message", "text": "hello"})
+        assert sent.id is not None
+        await connector.delete(fake.url, created["id"], sent.id)
+
+        assert [r.kind for r in fake.for_conversation(created["id"])] == ["create", "send", "delete"]
+        assert fake.received[0].activity == {"members": [{"id": "29:user"}]}
+        assert fake.received[-1].activity_id == sent.id

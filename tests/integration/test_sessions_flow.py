@@ -95,9 +95,9 @@ async def test_cancelling_one_occurrence_marks_its_card_cancelled(bot: Harness) 
     await schedule_and_confirm(bot, 'schedule Taloustorstai "every thursday 14:00"')
     await bot.run_jobs()
     [posted] = announcements(bot)
-    session_id = next(a for a in cards_of([posted.activity])[0]["actions"] if a.get("verb") == "session.rsvp")[
-        "data"
-    ]["session"]
+    session_id = next(
+        a for a in cards_of([posted.activity])[0]["actions"] if a.get("verb") == "session.rsvp"
+    )["data"]["session"]
     replies = await bot.say(f"cancel #{session_id}")
     assert "Cancelled: Taloustorstai" in replies[0]["text"]
     await bot.run_jobs()
@@ -128,7 +128,10 @@ async def test_only_coordinators_change_a_network(bot: Harness) -> None:
         ('network create "Taloustorstai" weekly', "There is already a network called"),
         ('network create "TALOUSTORSTAI" monthly', "There is already a network called"),
         ('network create "Uusi" sometimes', "I didn't understand the cadence"),
-        (f'schedule Taloustorstai "next thursday 14:00" "{"x" * 5000}"', "A topic can have at most 200 characters."),
+        (
+            f'schedule Taloustorstai "next thursday 14:00" "{"x" * 5000}"',
+            "A topic can have at most 200 characters.",
+        ),
     ],
 )
 async def test_bad_input_gets_a_clear_answer(bot: Harness, command: str, expected: str | None) -> None:

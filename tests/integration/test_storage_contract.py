@@ -124,7 +124,9 @@ class TestInboundLedger:
 
         assert await stores.inbound.claim("act-1", clock.now()) is True
 
-    async def test_a_claim_left_by_a_dead_process_can_be_taken_over(self, stores: Stores, clock: FakeClock) -> None:
+    async def test_a_claim_left_by_a_dead_process_can_be_taken_over(
+        self, stores: Stores, clock: FakeClock
+    ) -> None:
         await stores.inbound.claim("act-1", clock.now())
         clock.advance(seconds=30)
         assert await stores.inbound.claim("act-1", clock.now()) is False  # the first turn may still run

@@ -31,7 +31,9 @@ def user(n: int, name: str | None = None) -> dict[str, str]:
 
 
 class Harness:
-    def __init__(self, client: TestClient[web.Request, web.Application], connector: FakeConnector, clock: FakeClock):
+    def __init__(
+        self, client: TestClient[web.Request, web.Application], connector: FakeConnector, clock: FakeClock
+    ):
         self.client = client
         self.connector = connector
         self.clock = clock
@@ -104,7 +106,10 @@ class Harness:
 
 def cards_of(activities: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        a["content"] for activity in activities for a in activity.get("attachments") or [] if a.get("contentType") == CARD
+        a["content"]
+        for activity in activities
+        for a in activity.get("attachments") or []
+        if a.get("contentType") == CARD
     ]
 
 

@@ -23,7 +23,7 @@ TOLERANCE = 1e-9
 TEAMS = [(1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800)]  # written out, not taken from the code
 
 
-class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _VirtualSelector(selectors.DefaultSelector):
     def __init__(self, loop: VirtualTimeLoop) -> None:
         super().__init__()
         self._loop = loop
@@ -108,21 +108,25 @@ def test_one_conversation_gets_the_densest_schedule_teams_allows() -> None:
     assert_tight(times, TEAMS, range(1790, len(times)))
 
 
-def test_a_margin_widens_each_conversation_window() -> None:
-    async def main(loop: VirtualTimeLoop) -> list[float]:
-        limiter = limiter_on(loop, margin=0.05, tenant_rate=10_000)
-        return [await limiter.acquire("c") for _ in range(61)]
+def test_a_margin_widens_every_window() -> None:
+    async def main(loop: VirtualTimeLoop) -> tuple[list[float], list[float]]:
+        limiter = limiter_on(loop, margin=0.05, tenant_rate=50)
+        one_conversation = [await limiter.acquire("c") for _ in range(61)]
+        many = await asyncio.gather(*(limiter.acquire(f"d{i}", "t") for i in range(101)))
+        return one_conversation, list(many)
 
-    offsets = [t - START for t in run_virtual(main)]
+    one_conversation, many = run_virtual(main)
+    offsets = [t - one_conversation[0] for t in one_conversation]
     assert offsets[7] == pytest.approx(1.05)
     assert offsets[60] == pytest.approx(30.05)
+    assert max(many) - min(many) == pytest.approx(2 * 1.05)  # 50, 50 a window later, then 1
 
 
 def test_many_conversations_fill_every_tenant_slot_and_keep_their_windows() -> None:
     conversations, per_conversation = 300, 10
 
     async def main(loop: VirtualTimeLoop) -> dict[str, list[float]]:
-        limiter = limiter_on(loop, tenant_rate=50)
+        limiter = limiter_on(loop, tenant_rate=50, margin=0.0)
         slots: dict[str, list[float]] = {f"c{i}": [] for i in range(conversations)}
 
         async def one(conversation_id: str) -> None:
@@ -227,7 +231,7 @@ def test_a_fractional_tenant_rate_is_a_longer_window() -> None:
     assert rate_window(0.5) == Window(2.0, 1)
 
     async def main(loop: VirtualTimeLoop) -> list[float]:
-        limiter = limiter_on(loop, tenant_rate=2.5)
+        limiter = limiter_on(loop, tenant_rate=2.5, margin=0.0)
         return list(await asyncio.gather(*(limiter.acquire(f"c{i}", "t") for i in range(30))))
 
     times = run_virtual(main)
@@ -238,9 +242,7 @@ def test_a_fractional_tenant_rate_is_a_longer_window() -> None:
 def test_tenants_have_budgets_of_their_own() -> None:
     async def main(loop: VirtualTimeLoop) -> list[float]:
         limiter = limiter_on(loop, tenant_rate=5)
-        return list(
-            await asyncio.gather(*(limiter.acquire(f"c{i}", f"tenant{i % 2}") for i in range(10)))
-        )
+        return list(await asyncio.gather(*(limiter.acquire(f"c{i}", f"tenant{i % 2}") for i in range(10))))
 
     assert all(t == START for t in run_virtual(main))
 
@@ -291,7 +293,7 @@ def test_idle_conversations_are_forgotten() -> None:
 
 
 def test_windows_are_checked() -> None:
-    assert TEAMS_CONVERSATION_WINDOWS == tuple(Window(s, n) for s, n in TEAMS)
+    assert tuple(Window(s, n) for s, n in TEAMS) == TEAMS_CONVERSATION_WINDOWS
     with pytest.raises(ValueError, match="window"):
         Window(0.0, 3)
     with pytest.raises(ValueError, match="rate"):
