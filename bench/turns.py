@@ -1,6 +1,6 @@
 """Turns per second: Tapaamo's `help` turn against a stock botbuilder echo bot.
 
-    .venv/bin/python bench/turns.py [--turns-c1 N] [--turns-c50 N]
+    .venv/bin/python bench/turns.py [--turns-c1 N] [--turns-c50 N] [--profile [TOP]]
 
 Three kinds of process, each on 127.0.0.1:
 - a fake Bot Connector that answers every reply with an id and counts them;
@@ -13,6 +13,11 @@ Three kinds of process, each on 127.0.0.1:
 This process is the load generator (aiohttp). Every turn has its own conversation id. Both bots
 send their reply before answering /api/messages, so the latency of a POST includes the reply;
 at the end of each run the connector's count must have grown by the number of turns.
+
+Besides latency and throughput, each line gives the CPU time the bot's process used per turn
+(from /proc): on a small shared machine throughput moves with whatever else runs, CPU per turn
+much less. ``--profile`` samples each bot at c=50 with py-spy (install it into .venv) and prints
+where the time goes, by thread, by library and by function.
 """
 
 from __future__ import annotations
@@ -252,9 +257,8 @@ class Load:
 
 async def measure(args: argparse.Namespace, workdir: Path) -> list[Result]:
     connector_port, tapaamo_port, echo_port = free_port(), free_port(), free_port()
-    me = ME
     connector = start(
-        "connector", [me, "--serve-connector", str(connector_port)], connector_port, "/count", workdir, {}
+        "connector", [ME, "--serve-connector", str(connector_port)], connector_port, "/count", workdir, {}
     )
     servers = [connector]
     results: list[Result] = []
@@ -279,7 +283,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> list[Result]:
                     },
                     "help",
                 ),
-                ("echo", [me, "--serve-echo", str(echo_port)], echo_port, "/api/messages", {}, "hello"),
+                ("echo", [ME, "--serve-echo", str(echo_port)], echo_port, "/api/messages", {}, "hello"),
             ]
             for name, command, port, ready, env, text in bots:
                 server = start(name, command, port, ready, workdir, env)
@@ -326,7 +330,7 @@ CATEGORIES = (
     ("sqlite3 + aiosqlite thread", ("aiosqlite/", "sqlite3/")),
     ("SQLAlchemy", ("sqlalchemy/",)),
     ("botbuilder + msrest", ("botbuilder/", "botframework/", "msrest/", "isodate/")),
-    ("requests + urllib3 (SDK sends)", ("requests/", "urllib3/", "http/client", "concurrent/futures")),
+    ("requests, urllib3, thread pool", ("requests/", "urllib3/", "http/client", "concurrent/futures")),
     ("aiohttp client (replies)", ("aiohttp/client", "aiohttp/connector", "aiohttp/streams")),
     ("aiohttp server", ("aiohttp/",)),
     ("json", ("json/",)),
@@ -419,6 +423,9 @@ def main() -> int:
     ratio = tapaamo.throughput / echo.throughput
     verdict = "met" if ratio >= 2.0 else "NOT met"
     print(f"throughput ratio tapaamo/echo at c=50: {ratio:.2f} (goal >= 2.0: {verdict})")
+    if tapaamo.cpu_per_turn_ms and echo.cpu_per_turn_ms:
+        cpu_ratio = echo.cpu_per_turn_ms / tapaamo.cpu_per_turn_ms
+        print(f"CPU per turn, echo/tapaamo at c=50: {cpu_ratio:.2f} (~ throughput ratio when CPU-bound)")
     print(f"bench took {time.monotonic() - began:.0f} s")
     failed = any(r.errors for r in results)
     return 1 if failed else 0

@@ -27,11 +27,13 @@ from dialogs.i18n import Catalogs
 from dialogs.polls import PollJobs
 from dialogs.services import Services
 from dialogs.session_jobs import SessionJobs
+from dialogs.stewardship import StewardshipJobs
 from domain.clock import Clock, SystemClock
 from domain.jobs import RetryPolicy
 from domain.participation import Ledger
 from domain.planning import Planning
 from domain.polls import Feedback
+from domain.stewardship import Watch, WatchSettings
 from scheduling.housekeeping import Housekeeping
 from scheduling.ticker import Ticker
 from scheduling.worker import JobRunner
@@ -47,6 +49,7 @@ from storage.repositories import (
     SqlJobStore,
     SqlSentMessages,
 )
+from storage.stewardship_repos import SqlNudgeStore
 from web.links import SignedLinks
 from web.routes import WebDeps, add_routes
 
@@ -145,7 +148,21 @@ def create_app(
             public_url=settings.public_url,
             timezone=settings.timezone,
         )
-        router = build_router(catalogs, clock, services)
+        watch = Watch(
+            networks,
+            SqlParticipationStore(database),
+            SqlNudgeStore(database),
+            jobs,
+            clock,
+            WatchSettings(
+                repeat=timedelta(days=settings.nudge_repeat_days),
+                working_start=settings.working_hours_start,
+                working_end=settings.working_hours_end,
+                evaluation_month=settings.evaluation_month,
+                daily_hour=settings.cadence_hour,
+            ),
+        )
+        router = build_router(catalogs, clock, services, watch, settings.admins)
         adapter = TapaamoAdapter(connector)
         authenticator = None
         if settings.app_id:
@@ -168,6 +185,7 @@ def create_app(
             handlers={
                 **SessionJobs(services, catalogs, attendance=graph, meetings=graph).handlers(),
                 **PollJobs(services, catalogs).handlers(),
+                **StewardshipJobs(services, catalogs, watch, settings.admins).handlers(),
             },
             retry=RetryPolicy(max_attempts=settings.job_max_attempts),
             batch_size=settings.job_batch_size,
@@ -181,6 +199,7 @@ def create_app(
         async def housekeeping() -> None:
             await purge()
             made = await planning.extend_all_series()
+            await watch.schedule_daily(settings.timezone)
             log.info("housekeeping: %d series sessions made", made)
 
         ticker = Ticker(

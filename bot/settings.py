@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     )
     recent_sessions: int = Field(10, description="how many recent sessions the participant roles look at")
     poll_open_hours: float = Field(72.0, description="how long a feedback poll stays open")
+    admins: list[str] = Field(
+        default_factory=list,
+        description="Entra object ids (or Teams ids) of administrators: overview, unanswered nudges",
+    )
+    nudge_repeat_days: int = Field(7, description="a cadence nudge is not repeated sooner than this")
+    working_hours_start: int = Field(8, description="nudges are sent from this local hour on business days")
+    working_hours_end: int = Field(17, description="... until this local hour")
+    cadence_hour: int = Field(9, description="local hour of the daily cadence evaluation (business days)")
+    evaluation_month: int = Field(1, description="month of continuous networks' yearly evaluation")
     poll_live_counts: bool = Field(
         False, description="show the number of answers on an open poll (from 5 answers)"
     )

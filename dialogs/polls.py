@@ -16,7 +16,7 @@ from dialogs.router import Command, Context, Router
 from dialogs.services import Services
 from dialogs.session_cards import note_card, when_text
 from dialogs.turn import ActionResult, CardReply, Reply, Turn
-from domain.networks import Network
+from domain.networks import Network, fold
 from domain.participation import participant_key
 from domain.polls import (
     DONT_KNOW,
@@ -36,6 +36,7 @@ from domain.sessions import Session, parse_session_ref
 
 log = logging.getLogger(__name__)
 
+CLOSE_WORDS = {"close", "sulje", "stäng", "stang"}
 COMMENT_WORDS = {"comment", "comments", "kommentti", "kommentit", "kommentar", "kommentarer"}
 
 
@@ -289,6 +290,10 @@ async def poll_command(ctx: Context, args: str) -> Sequence[Reply]:
     network = await svc.planning.networks.get(session.network_id)
     assert network is not None
     svc.planning.require_coordinator(network, person(ctx.turn))
+    if len(tokens) > 1 and fold(tokens[1]) in CLOSE_WORDS:
+        poll = await svc.feedback.close_now(session.id)
+        text = ctx.tr._("The poll of session #{session} closes now; its results follow.", session=session.id)
+        return [CardReply(note_card(ctx.tr, ctx.tr._("Feedback poll"), [text]))]
     poll = await svc.feedback.open(session.id)
     return [
         CardReply(

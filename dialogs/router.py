@@ -138,8 +138,11 @@ class Router:
             return ActionResult(text=ctx.tr._(error.message_id, **error.params))
 
     def _unknown(self, ctx: Context, word: str) -> str:
-        aliases = {alias: cmd for alias, (cmd, _) in self._by_alias.items()}
-        close = difflib.get_close_matches(fold(word), list(aliases), n=1, cutoff=0.6)
+        # The user's own language first ("halp" is "help", not "hjälp"), then any language.
+        own = [fold(a) for command in self.commands for a in command.aliases.get(ctx.lang, ())]
+        close = difflib.get_close_matches(fold(word), own, n=1, cutoff=0.6) or difflib.get_close_matches(
+            fold(word), list(self._by_alias), n=1, cutoff=0.6
+        )
         help_word = self.help_alias(ctx.lang)
         if close:
             return ctx.tr._(

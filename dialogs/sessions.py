@@ -280,8 +280,13 @@ async def shared_card(
 
 
 async def confirm_action(ctx: Context, payload: DraftPayload) -> ActionResult:
+    return await confirm_and_report(ctx, payload.draft)
+
+
+async def confirm_and_report(ctx: Context, draft_id: int) -> ActionResult:
+    """Confirm a draft (idempotently) and answer with what was scheduled."""
     svc = services(ctx)
-    confirmed = await svc.planning.confirm(payload.draft, person(ctx.turn))
+    confirmed = await svc.planning.confirm(draft_id, person(ctx.turn))
     network = (
         await svc.planning.networks.get(confirmed.sessions[0].network_id) if confirmed.sessions else None
     )

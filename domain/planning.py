@@ -177,6 +177,24 @@ class Planning:
         await self._audit(person, f"network.{status.value}", network, None)
         return updated
 
+    async def end_by_itself(self, network: Network) -> Network:
+        """A fixed-term network reaches its end date: end it as its coordinators would."""
+        if network.status == NetworkStatus.ENDED:
+            return network
+        updated = network.with_status(NetworkStatus.ENDED)
+        await self.networks.save(updated)
+        for session in await self.sessions.for_network(network.id, start=self.clock.now()):
+            if session.status == SessionStatus.SCHEDULED:
+                await self._cancel(session, reason="ended")
+        await self.audit.record(
+            actor_id="tapaamo",
+            action="network.ended",
+            subject=f"network:{network.id}",
+            details=None,
+            at=self.clock.now(),
+        )
+        return updated
+
     async def add_coordinator(self, network: Network, person: Person, new: Person) -> bool:
         self.require_coordinator(network, person)
         added = await self.networks.add_coordinator(

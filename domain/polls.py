@@ -242,8 +242,23 @@ class Feedback:
     async def results(self, poll: Poll) -> list[QuestionResult]:
         return results(poll.questions, await self.store.votes(poll.id))
 
+    async def close_now(self, session_id: int) -> Poll:
+        """A coordinator closes the session's poll before its time; the results follow at once."""
+        poll = await self.store.for_session(session_id)
+        if poll is None:
+            raise NoPoll(session=session_id)
+        payload = {"poll_id": poll.id}
+        await self.jobs.enqueue(NewJob(POLL_CLOSE, payload, self.clock.now(), f"poll-close-now:{poll.id}"))
+        return poll
+
     async def close(self, poll_id: int) -> bool:
         return await self.store.close(poll_id, self.clock.now())
+
+    async def year_summary(self, network_id: int, start: datetime, end: datetime) -> tuple[float | None, int]:
+        """The mean (1–5, "don't know" excluded) and number of answers of a network's polls in a period."""
+        options = [o for _, o in await self.store.network_votes(network_id, start, end)]
+        scale = [o for o in options if o != DONT_KNOW]
+        return (sum(scale) / len(scale) if scale else None), len(options)
 
     async def set_questions(self, network_id: int, questions: Sequence[str], comments: bool) -> PollSettings:
         settings = PollSettings(check_questions(questions), comments)

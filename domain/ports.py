@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from domain.cadence import HeldSession
 from domain.conversations import ConversationRef
 from domain.jobs import Job, NewJob
 from domain.networks import Coordinator, Network
 from domain.participation import Attendance, MeetingEvent, NetworkSummary, Participation, ReportRecord
 from domain.polls import Poll, PollSettings
 from domain.sessions import Draft, DraftStatus, NewSession, Person, Series, Session, SessionStatus
+from domain.stewardship import NudgeState
 
 
 class ConversationRefs(Protocol):
@@ -254,6 +256,17 @@ class ParticipationStore(Protocol):
 
     async def summaries(self, start: datetime, end: datetime) -> Sequence[NetworkSummary]: ...
 
+    async def cadence_inputs(
+        self, since: datetime, now: datetime
+    ) -> dict[int, tuple[list[HeldSession], list[datetime]]]:
+        """Per network: its past non-cancelled sessions since ``since`` with participant counts, and
+        the starts of its sessions still to come."""
+        ...
+
+    async def anonymise_network(self, network_id: int) -> int:
+        """Remove the personal data of a network's participations, keeping the counts."""
+        ...
+
 
 class AttendanceSource(Protocol):
     """Teams attendance reports of a meeting (Microsoft Graph)."""
@@ -286,8 +299,22 @@ class PollStore(Protocol):
 
     async def my_votes(self, poll_id: int, voter: str) -> dict[str, int]: ...
 
+    async def network_votes(
+        self, network_id: int, start: datetime, end: datetime
+    ) -> Sequence[tuple[str, int]]:
+        """(question, option) of every answer to the network's polls opened in the period."""
+        ...
+
     async def comments(self, poll_id: int) -> Sequence[str]: ...
 
     async def close(self, poll_id: int, at: datetime) -> bool:
         """Close: delete the secret and replace every voter key by a random one. False if closed."""
         ...
+
+
+class NudgeStore(Protocol):
+    async def get(self, network_id: int) -> NudgeState: ...
+
+    async def all(self) -> dict[int, NudgeState]: ...
+
+    async def save(self, state: NudgeState) -> None: ...

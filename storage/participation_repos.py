@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import case, distinct, func, select, update
 
+from domain.cadence import HeldSession
 from domain.participation import (
     Attendance,
     MeetingEvent,
@@ -203,3 +205,55 @@ class SqlParticipationStore:
         for network_id, count in marked.items():
             result.setdefault(network_id, NetworkSummary(network_id, count, 0, 0))
         return sorted(result.values(), key=lambda s: s.network_id)
+
+    async def cadence_inputs(
+        self, since: datetime, now: datetime
+    ) -> dict[int, tuple[list[HeldSession], list[datetime]]]:
+        """One query for every network: past sessions with their participant counts, future starts.
+
+        A past session that was not cancelled counts as held: most sessions leave no trace in
+        Teams events or check-ins, and their coordinators would cancel those that did not happen.
+        """
+        query = (
+            select(SessionRow.network_id, SessionRow.starts_at, func.count(ParticipationRow.participant_key))
+            .outerjoin(
+                ParticipationRow,
+                (ParticipationRow.session_id == SessionRow.id) & ParticipationRow.removed.is_(False),
+            )
+            .where(SessionRow.status != "cancelled", SessionRow.starts_at >= as_utc(since))
+            .group_by(SessionRow.id, SessionRow.network_id, SessionRow.starts_at)
+        )
+        async with self._db.read() as session:
+            rows = (await session.execute(query)).all()
+        result: dict[int, tuple[list[HeldSession], list[datetime]]] = {}
+        for network_id, starts_at, count in rows:
+            held, scheduled = result.setdefault(network_id, ([], []))
+            if starts_at <= now:
+                held.append(HeldSession(starts_at, int(count)))
+            else:
+                scheduled.append(starts_at)
+        return result
+
+    async def anonymise_network(self, network_id: int) -> int:
+        """Keep one row per participation, with nothing left of the person: counts survive."""
+        sessions = select(SessionRow.id).where(SessionRow.network_id == network_id).scalar_subquery()
+        async with self._db.write() as session:
+            rows = (
+                await session.execute(
+                    select(ParticipationRow.session_id, ParticipationRow.participant_key).where(
+                        ParticipationRow.session_id.in_(sessions), ParticipationRow.user_id.is_not(None)
+                    )
+                )
+            ).all()
+            for session_id, key in rows:
+                await session.execute(
+                    update(ParticipationRow)
+                    .where(ParticipationRow.session_id == session_id, ParticipationRow.participant_key == key)
+                    .values(
+                        participant_key=f"anon:{secrets.token_hex(16)}",
+                        user_id=None,
+                        display_name="",
+                        email=None,
+                    )
+                )
+        return len(rows)

@@ -135,6 +135,22 @@ class SqlPollStore:
             rows = (await session.execute(query)).all()
         return {str(row[0]): int(row[1]) for row in rows}
 
+    async def network_votes(
+        self, network_id: int, start: datetime, end: datetime
+    ) -> Sequence[tuple[str, int]]:
+        query = (
+            select(VoteRow.question, VoteRow.option)
+            .join(PollRow, PollRow.id == VoteRow.poll_id)
+            .where(
+                PollRow.network_id == network_id,
+                PollRow.opened_at >= as_utc(start),
+                PollRow.opened_at < as_utc(end),
+            )
+        )
+        async with self._db.read() as session:
+            rows = (await session.execute(query)).all()
+        return [(str(row[0]), int(row[1])) for row in rows]
+
     async def comments(self, poll_id: int) -> Sequence[str]:
         query = (
             select(PollCommentRow.text).where(PollCommentRow.poll_id == poll_id).order_by(PollCommentRow.at)

@@ -1,10 +1,10 @@
 """A local fake of the Bot Connector service: a real aiohttp server on 127.0.0.1, a free port.
 
     async with FakeConnector(seed=1, fail_rate_429=0.1, retry_after="1") as fake:
-        client.send(fake.url, "conv-1", {"type": "message", "text": "hi"})
+        await connector_client.send(fake.url, "conv-1", {"type": "message", "text": "hi"})
         assert [r.activity["text"] for r in fake.for_conversation("conv-1")] == ["hi"]
 
-Routes (Bot Connector v3), each answering ``{"id": ...}``:
+Routes (Bot Connector v3); all but DELETE answer ``{"id": ...}``:
     POST   /v3/conversations/{id}/activities              send          201, a new unique id
     POST   /v3/conversations/{id}/activities/{replyToId}  reply         201, a new unique id
     PUT    /v3/conversations/{id}/activities/{activityId} update        200, that id
@@ -14,7 +14,8 @@ Routes (Bot Connector v3), each answering ``{"id": ...}``:
 What it keeps:
     url                 the service URL to give a ConnectorClient
     received            every accepted call, a `Received` (arrival on time.monotonic(), kind, method,
-                        conversation id, activity, activity id, reply_to_id), in arrival order
+                        conversation id, activity (the JSON body; for create, the parameters),
+                        activity id, reply_to_id), in arrival order
     requests            every call, accepted or not, a `Request` (arrival, kind, conversation id, status)
     for_conversation(id)            the `received` of one conversation
     max_in_window(id, seconds)      most messages (send, reply, update) accepted within any ``seconds``

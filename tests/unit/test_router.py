@@ -22,6 +22,7 @@ def make_router() -> Router:
         sessions=unused,
         notifier=unused,
         ledger=unused,
+        feedback=unused,
         public_url="http://127.0.0.1:3978",
         timezone="Europe/Helsinki",
     )
