@@ -13,7 +13,6 @@ import aiohttp
 from aiohttp import web
 
 from bot import sdk_fixes
-from bot.adapter import TapaamoAdapter
 from bot.auth import BotAuthenticator, OpenIdKeys
 from bot.connector import ConnectorClient, TokenProvider
 from bot.graph import build_graph
@@ -163,14 +162,12 @@ def create_app(
             ),
         )
         router = build_router(catalogs, clock, services, watch, settings.admins)
-        adapter = TapaamoAdapter(connector)
         authenticator = None
         if settings.app_id:
             keys = OpenIdKeys(session, settings.openid_metadata_url)
             authenticator = BotAuthenticator(keys, app_id=settings.app_id, issuer=settings.token_issuer)
         endpoint = MessagesEndpoint(
-            adapter=adapter,
-            bot=TapaamoBot(router, refs, jobs),
+            bot=TapaamoBot(router, refs, jobs, connector),
             authenticator=authenticator,
             refs=refs,
             inbound=inbound,
@@ -218,6 +215,7 @@ def create_app(
         try:
             yield
         finally:
+            await endpoint.drain()
             if start_ticker:
                 await ticker.shutdown()
             if graph is not None:

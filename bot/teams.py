@@ -34,10 +34,23 @@ def check_activity(body: Any) -> dict[str, Any]:
         raise NotAnActivity("activity has no conversation id")
     if not isinstance(body.get("serviceUrl"), str):
         raise NotAnActivity("activity has no serviceUrl")
-    sender = body.get("from")
-    if sender is not None and not isinstance(sender, dict):
-        raise NotAnActivity("activity's from is not an object")
-    return body
+    for party in ("from", "recipient"):
+        if body.get(party) is not None and not isinstance(body[party], dict):
+            raise NotAnActivity(f"activity's {party} is not an object")
+    # Fields of the wrong type are dropped rather than trusted: a client bug must not become a 500.
+    cleaned = dict(body)
+    for name in ("locale", "text", "name", "id", "channelId", "timestamp", "action"):
+        if name in cleaned and not isinstance(cleaned[name], str):
+            del cleaned[name]
+    for name, kind in (
+        ("entities", list),
+        ("channelData", dict),
+        ("membersAdded", list),
+        ("membersRemoved", list),
+    ):
+        if name in cleaned and not isinstance(cleaned[name], kind):
+            del cleaned[name]
+    return cleaned
 
 
 def service_url_allowed(url: str, hosts: set[str], allow_http: bool) -> bool:

@@ -6,19 +6,18 @@ Every refusal is a JSON error with a 4xx status; nothing a caller sends produces
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from botbuilder.core import InvokeResponse, MessageFactory, TurnContext
-from botbuilder.schema import Activity, ActivityTypes, Attachment
+from botbuilder.schema import ActivityTypes
 
-from bot.adapter import INVOKE_RESPONSE_KEY, TapaamoAdapter
 from bot.auth import AuthError, BotAuthenticator
-from bot.connector import ConnectorError
+from bot.connector import ConnectorClient, ConnectorError
 from bot.teams import (
     NotAnActivity,
     bot_was_added,
@@ -40,6 +39,7 @@ from domain.ports import ConversationRefs, InboundLedger, JobStore
 
 log = logging.getLogger(__name__)
 
+REPLY_ATTEMPTS = 3
 APOLOGY = N_("Sorry, something went wrong on my side. Please try again in a moment.")
 
 
@@ -47,16 +47,26 @@ def error_response(status: int, message: str) -> web.Response:
     return web.json_response({"error": {"status": status, "message": message}}, status=status)
 
 
-def card_attachment(card: dict[str, Any]) -> Attachment:
-    return Attachment(content_type=CARD_CONTENT_TYPE, content=card)
-
-
-def to_activity(reply: Reply) -> Activity:
+def reply_to(activity: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    """The reply activity, addressed back along the inbound one (what TurnContext would do)."""
+    out: dict[str, Any] = {
+        "type": "message",
+        "from": activity.get("recipient"),
+        "recipient": activity.get("from"),
+        "conversation": activity["conversation"],
+        "channelId": activity.get("channelId"),
+        "serviceUrl": activity["serviceUrl"],
+        "replyToId": activity.get("id"),
+        "inputHint": "acceptingInput",
+    }
+    if activity.get("locale"):
+        out["locale"] = activity["locale"]
     if isinstance(reply, TextReply):
-        return MessageFactory.text(reply.text)
-    activity = MessageFactory.attachment(card_attachment(reply.card))
-    activity.summary = reply.card.get("fallbackText")
-    return activity
+        out["text"] = reply.text
+    else:
+        out["attachments"] = [{"contentType": CARD_CONTENT_TYPE, "content": reply.card}]
+        out["summary"] = reply.card.get("fallbackText")
+    return out
 
 
 def invoke_body(result: ActionResult) -> dict[str, Any]:
@@ -70,21 +80,27 @@ def invoke_body(result: ActionResult) -> dict[str, Any]:
 
 
 class TapaamoBot:
-    """Dispatches a turn to the dialogs by activity type."""
+    """Dispatches a turn to the dialogs by activity type; replies go out through the connector.
 
-    def __init__(self, router: Router, refs: ConversationRefs, jobs: JobStore) -> None:
+    Activities stay dicts from end to end: botbuilder's msrest models cost a third of a turn's
+    CPU in (de)serialisation and mis-parse Teams' meeting payloads (see README, "Design notes").
+    """
+
+    def __init__(
+        self, router: Router, refs: ConversationRefs, jobs: JobStore, connector: ConnectorClient
+    ) -> None:
         self.router = router
         self.refs = refs
         self.jobs = jobs
+        self.connector = connector
 
-    async def on_turn(self, context: TurnContext) -> None:
-        activity: dict[str, Any] = context.turn_state["tapaamo.raw"]
+    async def on_turn(self, activity: dict[str, Any]) -> dict[str, Any] | None:
+        """Handle one activity; return the invoke response body, if it is an invoke."""
         kind = activity["type"]
         if kind == ActivityTypes.message:
-            replies = await self.router.handle_message(to_turn(activity))
-            await self._send(context, replies)
+            await self.send(activity, await self.router.handle_message(to_turn(activity)))
         elif kind == ActivityTypes.invoke:
-            await self._invoke(context, activity)
+            return await self._invoke(activity)
         elif kind == "event":
             info = meeting_event(activity)
             if info is not None:
@@ -108,31 +124,40 @@ class TapaamoBot:
         elif bot_was_added(activity):
             turn = to_turn(activity)
             card = welcome_card(self.router, self.router.catalogs[turn.lang])
-            await self._send(context, [CardReply(card)])
+            await self.send(activity, [CardReply(card)])
+        return None
 
-    async def _send(self, context: TurnContext, replies: Sequence[Reply]) -> None:
-        if replies:
-            await context.send_activities([to_activity(reply) for reply in replies])
+    async def send(self, activity: dict[str, Any], replies: Sequence[Reply]) -> None:
+        for reply in replies:
+            await self._with_retry(activity, reply_to(activity, reply))
 
-    async def _invoke(self, context: TurnContext, activity: dict[str, Any]) -> None:
+    async def _with_retry(self, activity: dict[str, Any], reply: dict[str, Any]) -> None:
+        # A reply is answered inside the turn: a short retry only; long waits belong to the jobs.
+        conversation_id = activity["conversation"]["id"]
+        for attempt in range(1, REPLY_ATTEMPTS + 1):
+            try:
+                await self.connector.send(activity["serviceUrl"], conversation_id, reply, activity.get("id"))
+                return
+            except ConnectorError as error:
+                if not error.retryable or attempt == REPLY_ATTEMPTS:
+                    raise
+                await asyncio.sleep(min(error.retry_after or 0.2 * 2**attempt, 2.0))
+
+    async def _invoke(self, activity: dict[str, Any]) -> dict[str, Any]:
         value = activity.get("value") or {}
         action = value.get("action") if isinstance(value, dict) else None
         if activity.get("name") != "adaptiveCard/action" or not isinstance(action, dict):
-            body: dict[str, Any] = {"statusCode": 200, "type": "application/vnd.microsoft.activity.message"}
-            result = InvokeResponse(status=200, body=body)
-        else:
-            data = action.get("data")
-            turn = to_turn(activity)
-            answer = await self.router.handle_action(
-                turn, str(action.get("verb") or ""), data if isinstance(data, dict) else {}
-            )
-            result = InvokeResponse(status=200, body=invoke_body(answer))
-        await context.send_activity(Activity(type=ActivityTypes.invoke_response, value=result))
+            return {"statusCode": 200, "type": "application/vnd.microsoft.activity.message"}
+        data = action.get("data")
+        turn = to_turn(activity)
+        answer = await self.router.handle_action(
+            turn, str(action.get("verb") or ""), data if isinstance(data, dict) else {}
+        )
+        return invoke_body(answer)
 
 
 @dataclass
 class MessagesEndpoint:
-    adapter: TapaamoAdapter
     bot: TapaamoBot
     authenticator: BotAuthenticator | None  # None only in dev mode without an App ID
     refs: ConversationRefs
@@ -141,6 +166,8 @@ class MessagesEndpoint:
     service_hosts: set[str]
     allow_http_service: bool
     max_body_bytes: int
+    _finished: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
+    _flusher: asyncio.Task[None] | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > self.max_body_bytes:
@@ -185,13 +212,14 @@ class MessagesEndpoint:
     async def _turn(self, activity: dict[str, Any]) -> web.Response:
         activity_id = activity.get("id")
         key = f"{activity['conversation']['id']}|{activity_id}" if activity_id else None
-        now = self.clock.now()
-        if key and not await self.inbound.claim(key, now):
+        # The claim and the conversation reference are one write: a turn costs the single
+        # SQLite writer one transaction at its start, and its finish joins a batch.
+        if not await self.inbound.begin(key, conversation_ref(activity, self.clock.now())):
             log.info("redelivered activity ignored", extra={"activity_id": activity_id})
+            assert key is not None
             stored = await self.inbound.response(key)
             return web.json_response(stored) if stored is not None else web.Response(status=200)
         try:
-            await self.refs.upsert(conversation_ref(activity, now))
             answer = await self._run(activity)
         except ConnectorError as error:
             # The reply could not be delivered: apologising would fail the same way.
@@ -205,18 +233,30 @@ class MessagesEndpoint:
                 await self.inbound.release(key)
             return await self._apologise(activity)
         if key:
-            await self.inbound.finish(key, answer)
+            self._finish(key, answer)
         return web.json_response(answer) if answer is not None else web.Response(status=200)
 
+    def _finish(self, key: str, answer: dict[str, Any] | None) -> None:
+        self._finished.append((key, answer))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        """Write finished turns in batches: those that end while a batch is written go in the next."""
+        while self._finished:
+            batch, self._finished = self._finished, []
+            try:
+                await self.inbound.finish_many(batch)
+            except Exception:
+                log.exception("could not record %d finished turns", len(batch))
+
+    async def drain(self) -> None:
+        """Wait until every finished turn is recorded (at shutdown, and in tests)."""
+        while self._flusher is not None and not self._flusher.done():
+            await self._flusher
+
     async def _run(self, activity: dict[str, Any]) -> dict[str, Any] | None:
-        context = TurnContext(self.adapter, Activity().deserialize(activity))
-        context.turn_state["tapaamo.raw"] = activity
-        await self.adapter.run_pipeline(context, self.bot.on_turn)
-        invoke = context.turn_state.get(INVOKE_RESPONSE_KEY)
-        if invoke is None:
-            return None
-        response: InvokeResponse = invoke.value
-        return dict(response.body or {})
+        return await self.bot.on_turn(activity)
 
     async def _apologise(self, activity: dict[str, Any]) -> web.Response:
         try:
@@ -230,8 +270,7 @@ class MessagesEndpoint:
             )
         if activity["type"] == ActivityTypes.message:
             try:
-                context = TurnContext(self.adapter, Activity().deserialize(activity))
-                await context.send_activity(text)
+                await self.bot.send(activity, [TextReply(text)])
             except Exception:
                 log.exception("could not apologise", extra={"activity_id": activity.get("id")})
         return web.Response(status=200)

@@ -56,6 +56,14 @@ class InboundLedger(Protocol):
         """Store the answer given, so that a redelivery can be answered alike."""
         ...
 
+    async def begin(self, activity_key: str | None, ref: ConversationRef) -> bool:
+        """Claim the activity (if it has a key) and upsert its conversation's reference, at once.
+
+        False for a redelivery (nothing is written then)."""
+        ...
+
+    async def finish_many(self, items: Sequence[tuple[str, dict[str, Any] | None]]) -> None: ...
+
     async def release(self, activity_key: str) -> None:
         """The turn failed: let a redelivery try again."""
         ...

@@ -44,6 +44,27 @@ def _status_in(*statuses: JobStatus) -> ColumnElement[bool]:
     return JobRow.status.in_([literal(str(s), literal_execute=True) for s in statuses])
 
 
+def upsert_ref_statement(db: Database, ref: ConversationRef) -> Any:
+    values = {
+        "conversation_id": ref.conversation_id,
+        "service_url": ref.service_url,
+        "channel_id": ref.channel_id,
+        "kind": ref.kind,
+        "tenant_id": ref.tenant_id,
+        "bot_id": ref.bot_id,
+        "user_id": ref.user_id,
+        "user_aad_id": ref.user_aad_id,
+        "locale": ref.locale,
+        "reference": ref.reference,
+        "updated_at": as_utc(ref.updated_at),
+    }
+    statement = dialect_insert(db, ConversationRefRow).values(values)
+    return statement.on_conflict_do_update(
+        index_elements=[ConversationRefRow.conversation_id],
+        set_={name: statement.excluded[name] for name in values if name != "conversation_id"},
+    )
+
+
 class SqlConversationRefs:
     """:class:`domain.ports.ConversationRefs` on SQL."""
 
@@ -51,26 +72,8 @@ class SqlConversationRefs:
         self._db = db
 
     async def upsert(self, ref: ConversationRef) -> None:
-        values = {
-            "conversation_id": ref.conversation_id,
-            "service_url": ref.service_url,
-            "channel_id": ref.channel_id,
-            "kind": ref.kind,
-            "tenant_id": ref.tenant_id,
-            "bot_id": ref.bot_id,
-            "user_id": ref.user_id,
-            "user_aad_id": ref.user_aad_id,
-            "locale": ref.locale,
-            "reference": ref.reference,
-            "updated_at": as_utc(ref.updated_at),
-        }
-        statement = dialect_insert(self._db, ConversationRefRow).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[ConversationRefRow.conversation_id],
-            set_={name: statement.excluded[name] for name in values if name != "conversation_id"},
-        )
         async with self._db.write() as session:
-            await session.execute(statement)
+            await session.execute(upsert_ref_statement(self._db, ref))
 
     async def get(self, conversation_id: str) -> ConversationRef | None:
         async with self._db.read() as session:
@@ -154,20 +157,44 @@ class SqlInboundLedger:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def claim(self, activity_key: str, at: datetime) -> bool:
+    def _claim_statement(self, activity_key: str, at: datetime) -> Any:
         # An unfinished claim older than STALE_CLAIM was left by a process that died mid-turn:
         # the redelivery may take it over instead of being refused until the purge.
         insert = dialect_insert(self._db, InboundActivityRow).values(
             activity_key=activity_key, received_at=as_utc(at), finished=False, response=None
         )
-        statement = insert.on_conflict_do_update(
+        return insert.on_conflict_do_update(
             index_elements=[InboundActivityRow.activity_key],
             set_={"received_at": insert.excluded.received_at},
             where=(InboundActivityRow.finished.is_(False))
             & (InboundActivityRow.received_at < as_utc(at) - STALE_CLAIM),
         ).returning(InboundActivityRow.activity_key)
+
+    async def claim(self, activity_key: str, at: datetime) -> bool:
         async with self._db.write() as session:
-            return (await session.execute(statement)).first() is not None
+            return (await session.execute(self._claim_statement(activity_key, at))).first() is not None
+
+    async def begin(self, activity_key: str | None, ref: ConversationRef) -> bool:
+        """Claim the activity and record its conversation in one transaction (one writer turn)."""
+        async with self._db.write() as session:
+            if activity_key is not None:
+                claimed = (await session.execute(self._claim_statement(activity_key, ref.updated_at))).first()
+                if claimed is None:
+                    return False
+            await session.execute(upsert_ref_statement(self._db, ref))
+        return True
+
+    async def finish_many(self, items: Sequence[tuple[str, dict[str, Any] | None]]) -> None:
+        """Mark several turns finished in one transaction."""
+        if not items:
+            return
+        async with self._db.write() as session:
+            for activity_key, response in items:
+                await session.execute(
+                    update(InboundActivityRow)
+                    .where(InboundActivityRow.activity_key == activity_key)
+                    .values(finished=True, response=response)
+                )
 
     async def finish(self, activity_key: str, response: dict[str, Any] | None) -> None:
         statement = (

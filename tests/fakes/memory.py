@@ -98,6 +98,7 @@ class _Inbound:
 class MemoryInboundLedger:
     def __init__(self) -> None:
         self._seen: dict[str, _Inbound] = {}
+        self.refs: dict[str, ConversationRef] = {}  # what begin() recorded
 
     async def claim(self, activity_key: str, at: datetime) -> bool:
         entry = self._seen.get(activity_key)
@@ -105,6 +106,16 @@ class MemoryInboundLedger:
             return False
         self._seen[activity_key] = _Inbound(received_at=_utc(at))
         return True
+
+    async def begin(self, activity_key: str | None, ref: ConversationRef) -> bool:
+        if activity_key is not None and not await self.claim(activity_key, ref.updated_at):
+            return False
+        self.refs[ref.conversation_id] = ref
+        return True
+
+    async def finish_many(self, items: Sequence[tuple[str, dict[str, Any] | None]]) -> None:
+        for activity_key, response in items:
+            await self.finish(activity_key, response)
 
     async def finish(self, activity_key: str, response: dict[str, Any] | None) -> None:
         entry = self._seen.get(activity_key)
