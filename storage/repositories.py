@@ -6,7 +6,9 @@ then insert": a redelivered activity or a second worker may run the same code at
 
 from __future__ import annotations
 
+import json
 import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,6 +65,48 @@ def upsert_ref_statement(db: Database, ref: ConversationRef) -> Any:
         index_elements=[ConversationRefRow.conversation_id],
         set_={name: statement.excluded[name] for name in values if name != "conversation_id"},
     )
+
+
+def _sqlite_time(moment: datetime) -> str:
+    """A datetime as SQLAlchemy's SQLite DateTime writes it (naive UTC, microseconds)."""
+    return as_utc(moment).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _begin_sqlite(connection: sqlite3.Connection, activity_key: str | None, ref: ConversationRef) -> bool:
+    """:meth:`SqlInboundLedger.begin` as plain SQL, the same statements the ORM path runs."""
+    if activity_key is not None:
+        claimed = connection.execute(
+            "INSERT INTO inbound_activities (activity_key, received_at, finished, response) "
+            "VALUES (?, ?, 0, NULL) ON CONFLICT (activity_key) "
+            "DO UPDATE SET received_at = excluded.received_at "
+            "WHERE inbound_activities.finished = 0 AND inbound_activities.received_at < ? "
+            "RETURNING activity_key",
+            (activity_key, _sqlite_time(ref.updated_at), _sqlite_time(ref.updated_at - STALE_CLAIM)),
+        ).fetchone()
+        if claimed is None:
+            return False
+    connection.execute(
+        "INSERT INTO conversation_refs (conversation_id, service_url, channel_id, kind, tenant_id, bot_id, "
+        "user_id, user_aad_id, locale, reference, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (conversation_id) DO UPDATE SET service_url = excluded.service_url, "
+        "channel_id = excluded.channel_id, kind = excluded.kind, tenant_id = excluded.tenant_id, "
+        "bot_id = excluded.bot_id, user_id = excluded.user_id, user_aad_id = excluded.user_aad_id, "
+        "locale = excluded.locale, reference = excluded.reference, updated_at = excluded.updated_at",
+        (
+            ref.conversation_id,
+            ref.service_url,
+            ref.channel_id,
+            ref.kind,
+            ref.tenant_id,
+            ref.bot_id,
+            ref.user_id,
+            ref.user_aad_id,
+            ref.locale,
+            json.dumps(ref.reference),
+            _sqlite_time(ref.updated_at),
+        ),
+    )
+    return True
 
 
 class SqlConversationRefs:
@@ -176,6 +220,10 @@ class SqlInboundLedger:
 
     async def begin(self, activity_key: str | None, ref: ConversationRef) -> bool:
         """Claim the activity and record its conversation in one transaction (one writer turn)."""
+        if self._db.raw_sqlite:
+            return await self._db.sqlite_write(
+                lambda connection: _begin_sqlite(connection, activity_key, ref)
+            )
         async with self._db.write() as session:
             if activity_key is not None:
                 claimed = (await session.execute(self._claim_statement(activity_key, ref.updated_at))).first()
@@ -187,6 +235,14 @@ class SqlInboundLedger:
     async def finish_many(self, items: Sequence[tuple[str, dict[str, Any] | None]]) -> None:
         """Mark several turns finished in one transaction."""
         if not items:
+            return
+        if self._db.raw_sqlite:
+            rows = [(None if r is None else json.dumps(r), key) for key, r in items]
+            await self._db.sqlite_write(
+                lambda connection: connection.executemany(
+                    "UPDATE inbound_activities SET finished = 1, response = ? WHERE activity_key = ?", rows
+                )
+            )
             return
         async with self._db.write() as session:
             for activity_key, response in items:

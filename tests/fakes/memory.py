@@ -96,9 +96,9 @@ class _Inbound:
 
 
 class MemoryInboundLedger:
-    def __init__(self) -> None:
+    def __init__(self, refs: MemoryConversationRefs | None = None) -> None:
         self._seen: dict[str, _Inbound] = {}
-        self.refs: dict[str, ConversationRef] = {}  # what begin() recorded
+        self.refs = refs or MemoryConversationRefs()  # where begin() records conversations
 
     async def claim(self, activity_key: str, at: datetime) -> bool:
         entry = self._seen.get(activity_key)
@@ -110,7 +110,7 @@ class MemoryInboundLedger:
     async def begin(self, activity_key: str | None, ref: ConversationRef) -> bool:
         if activity_key is not None and not await self.claim(activity_key, ref.updated_at):
             return False
-        self.refs[ref.conversation_id] = ref
+        await self.refs.upsert(ref)
         return True
 
     async def finish_many(self, items: Sequence[tuple[str, dict[str, Any] | None]]) -> None:
@@ -295,9 +295,10 @@ class MemoryStores:
     clock: Clock = field(default_factory=SystemClock)
     conversations: MemoryConversationRefs = field(default_factory=MemoryConversationRefs)
     audit: MemoryAuditLog = field(default_factory=MemoryAuditLog)
-    inbound: MemoryInboundLedger = field(default_factory=MemoryInboundLedger)
+    inbound: MemoryInboundLedger = field(init=False)
     jobs: MemoryJobStore = field(init=False)
     sent: MemorySentMessages = field(default_factory=MemorySentMessages)
 
     def __post_init__(self) -> None:
         self.jobs = MemoryJobStore(self.clock)
+        self.inbound = MemoryInboundLedger(self.conversations)

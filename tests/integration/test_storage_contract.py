@@ -136,6 +136,29 @@ class TestInboundLedger:
         clock.advance(minutes=10)
         assert await stores.inbound.claim("act-1", clock.now()) is False  # done is done
 
+    async def test_begin_claims_and_records_the_conversation_at_once(self, stores: Stores, clock: FakeClock) -> None:
+        ref = a_ref("a:9", updated_at=clock.now())
+        assert await stores.inbound.begin("a:9|act-1", ref) is True
+        assert await stores.conversations.get("a:9") == ref
+        newer = a_ref("a:9", locale="sv-SE", updated_at=clock.now())
+        assert await stores.inbound.begin("a:9|act-1", newer) is False  # a redelivery writes nothing
+        assert (await stores.conversations.get("a:9")).locale == "fi-FI"  # type: ignore[union-attr]
+        assert await stores.inbound.begin(None, newer) is True  # no id: no claim, the reference still
+        assert (await stores.conversations.get("a:9")).locale == "sv-SE"  # type: ignore[union-attr]
+        clock.advance(minutes=3)
+        assert await stores.inbound.begin("a:9|act-1", a_ref("a:9", updated_at=clock.now())) is True  # stale
+
+    async def test_finish_many_finishes_each_with_its_response(self, stores: Stores, clock: FakeClock) -> None:
+        for key in ("k1", "k2", "k3"):
+            await stores.inbound.begin(key, a_ref(updated_at=clock.now()))
+        await stores.inbound.finish_many([("k1", {"statusCode": 200}), ("k2", None)])
+        assert await stores.inbound.response("k1") == {"statusCode": 200}
+        assert await stores.inbound.response("k2") is None
+        clock.advance(minutes=10)
+        assert await stores.inbound.claim("k1", clock.now()) is False  # finished: never again
+        assert await stores.inbound.claim("k2", clock.now()) is False
+        assert await stores.inbound.claim("k3", clock.now()) is True  # left unfinished: taken over
+
     async def test_purge_forgets_old_activities(self, stores: Stores, clock: FakeClock) -> None:
         await stores.inbound.claim("old", clock.now() - timedelta(hours=49))
         await stores.inbound.claim("new", clock.now())
