@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -84,6 +84,7 @@ class Parts:
     ticker: Ticker
     endpoint: MessagesEndpoint
     web: WebDeps
+    housekeeping: Callable[[], Awaitable[None]]  # what the daily tick runs (tests call it by hand)
 
 
 PARTS = web.AppKey("parts", Parts)
@@ -208,7 +209,7 @@ def create_app(
             clock=clock,
         )
         web_deps = WebDeps(networks, sessions, clock, settings.public_url, ledger, audit, signing_key)
-        app[PARTS] = Parts(settings, clock, database, session, runner, ticker, endpoint, web_deps)
+        app[PARTS] = Parts(settings, clock, database, session, runner, ticker, endpoint, web_deps, housekeeping)
         if start_ticker:
             ticker.start()
         log.info("Tapaamo ready (%s mode, database %s)", settings.env, database.dialect)

@@ -9,7 +9,7 @@ from typing import cast
 from pydantic import BaseModel, ConfigDict
 
 from dialogs import session_cards
-from dialogs.args import split_args, take_flag, take_keyword
+from dialogs.args import split_args, take_keyword
 from dialogs.common import MissingParts, person, services
 from dialogs.i18n import N_
 from dialogs.router import Command, Context, Router
@@ -143,8 +143,10 @@ async def _create(ctx: Context, tokens: list[str]) -> Sequence[Reply]:
     lang = _lang(lang_value) if lang_value else ctx.lang
     join_text = take_keyword(rest, JOIN_WORDS) or ""
     ends_on = None
-    if take_flag(rest, FIXED_TERM_WORDS):
-        ends_on = _end_date(ctx, _take_date_words(rest))
+    flag_at = next((i for i, word in enumerate(rest) if word.casefold() in FIXED_TERM_WORDS), None)
+    if flag_at is not None:
+        rest.pop(flag_at)
+        ends_on = _end_date(ctx, _take_date_words(rest, flag_at))
     if not rest:
         raise MissingParts(usage=USAGE[ctx.lang])
     cadence = parse_cadence(" ".join(rest))
@@ -179,15 +181,15 @@ SCHEDULE_EXAMPLE: dict[Lang, str] = {
 UNTIL_WORDS = {"until", "asti", "saakka", "till", "tills"}
 
 
-def _take_date_words(rest: list[str]) -> list[str]:
-    """After "fixed-term": [until] DATE [asti]: take and return the date's words."""
+def _take_date_words(rest: list[str], at: int) -> list[str]:
+    """After "fixed-term" (which stood at ``at``): [until] DATE [asti]; take and return the date."""
     taken: list[str] = []
-    while rest and rest[0].casefold() in UNTIL_WORDS:
-        rest.pop(0)
-    if rest:
-        taken.append(rest.pop(0))
-    while rest and rest[0].casefold() in UNTIL_WORDS:
-        rest.pop(0)
+    while at < len(rest) and rest[at].casefold() in UNTIL_WORDS:
+        rest.pop(at)
+    if at < len(rest):
+        taken.append(rest.pop(at))
+    while at < len(rest) and rest[at].casefold() in UNTIL_WORDS:
+        rest.pop(at)
     return taken
 
 
