@@ -149,3 +149,31 @@ async def test_an_unmatched_meeting_is_kept_and_can_be_attached(bot: Harness) ->
     await bot.post(other)
     [reply] = await bot.say(f"attach #{session_id}", conversation="19:other-chat")
     assert "1 meeting event is now part of session" in reply["text"]
+
+
+async def test_a_thousand_join_events_with_redeliveries_make_exactly_the_right_rows(bot: Harness) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+
+    from bot.app import PARTS
+
+    session_id = await session_today(bot)
+    bot.clock.advance(timedelta(minutes=58))
+    events = [
+        bot.activity("event", name="application/vnd.microsoft.meetingParticipantJoin", value=members(n))
+        for n in range(100, 1000)
+    ]
+    events += events[:100]  # Teams redelivers a tenth of them (same activity ids)
+    gate = asyncio.Semaphore(50)
+
+    async def deliver(activity: dict) -> None:
+        async with gate:
+            await bot.post(activity)
+
+    await asyncio.gather(*(deliver(activity) for activity in events))
+    async with bot.app[PARTS].database.read() as session:
+        rows = (
+            await session.execute(text("SELECT count(*) FROM participations WHERE session_id = :s"), {"s": session_id})
+        ).scalar()
+    assert rows == 900
