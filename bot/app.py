@@ -8,6 +8,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
@@ -24,6 +25,7 @@ from bot.turns import MessagesEndpoint, TapaamoBot
 from dialogs.app import build_router
 from dialogs.i18n import Catalogs
 from dialogs.polls import PollJobs
+from dialogs.privacy import privacy_card
 from dialogs.services import Services
 from dialogs.session_jobs import SessionJobs
 from dialogs.stewardship import StewardshipJobs
@@ -32,6 +34,7 @@ from domain.jobs import RetryPolicy
 from domain.participation import Ledger
 from domain.planning import Planning
 from domain.polls import Feedback
+from domain.privacy import Privacy, Retention, purge_job
 from domain.stewardship import Watch, WatchSettings
 from scheduling.housekeeping import Housekeeping
 from scheduling.ticker import Ticker
@@ -41,6 +44,7 @@ from storage.migrate import upgrade
 from storage.network_repos import SqlNetworkStore, SqlSessionStore
 from storage.participation_repos import SqlParticipationStore
 from storage.poll_repos import SqlPollStore
+from storage.privacy_repos import SqlPrivacyStore
 from storage.repositories import (
     SqlAuditLog,
     SqlConversationRefs,
@@ -50,6 +54,7 @@ from storage.repositories import (
 )
 from storage.stewardship_repos import SqlNudgeStore
 from web.links import SignedLinks
+from web.privacy_routes import PrivacyLinks, PrivacyWebDeps, add_privacy_routes
 from web.routes import WebDeps, add_routes
 
 log = logging.getLogger(__name__)
@@ -85,6 +90,7 @@ class Parts:
     endpoint: MessagesEndpoint
     web: WebDeps
     housekeeping: Callable[[], Awaitable[None]]  # what the daily tick runs (tests call it by hand)
+    privacy_web: PrivacyWebDeps
 
 
 PARTS = web.AppKey("parts", Parts)
@@ -132,6 +138,10 @@ def create_app(
         ledger = Ledger(SqlParticipationStore(database), sessions, networks, jobs, audit, clock)
         feedback = Feedback(SqlPollStore(database), sessions, jobs, clock, settings.poll_open_hours)
         links = SignedLinks(signing_key, settings.public_url, clock, settings.link_hours)
+        privacy = Privacy(
+            SqlPrivacyStore(database), refs, networks, audit, clock, Retention.from_settings(settings)
+        )
+        privacy_links = PrivacyLinks(signing_key, settings.public_url, clock, settings.privacy_link_minutes)
         services = Services(
             refs=refs,
             audit=audit,
@@ -162,13 +172,22 @@ def create_app(
                 daily_hour=settings.cadence_hour,
             ),
         )
-        router = build_router(catalogs, clock, services, watch, settings.admins)
+        router = build_router(
+            catalogs,
+            clock,
+            services,
+            watch,
+            settings.admins,
+            privacy=privacy,
+            privacy_links=privacy_links,
+            privacy_contact=settings.privacy_contact,
+        )
         authenticator = None
         if settings.app_id:
             keys = OpenIdKeys(session, settings.openid_metadata_url)
             authenticator = BotAuthenticator(keys, app_id=settings.app_id, issuer=settings.token_issuer)
         endpoint = MessagesEndpoint(
-            bot=TapaamoBot(router, refs, jobs, connector),
+            bot=TapaamoBot(router, refs, jobs, connector, forget_conversation=privacy.forget_conversation),
             authenticator=authenticator,
             refs=refs,
             inbound=inbound,
@@ -184,6 +203,7 @@ def create_app(
                 **SessionJobs(services, catalogs, attendance=graph, meetings=graph).handlers(),
                 **PollJobs(services, catalogs).handlers(),
                 **StewardshipJobs(services, catalogs, watch, settings.admins).handlers(),
+                **privacy.handlers(),
             },
             retry=RetryPolicy(max_attempts=settings.job_max_attempts),
             batch_size=settings.job_batch_size,
@@ -196,6 +216,8 @@ def create_app(
 
         async def housekeeping() -> None:
             await purge()
+            today = clock.now().astimezone(ZoneInfo(settings.timezone)).date()
+            await jobs.enqueue(purge_job(today, clock.now()))
             made = await planning.extend_all_series()
             await watch.schedule_daily(settings.timezone)
             log.info("housekeeping: %d series sessions made", made)
@@ -208,8 +230,32 @@ def create_app(
             timezone="Europe/Helsinki",
             clock=clock,
         )
-        web_deps = WebDeps(networks, sessions, clock, settings.public_url, ledger, audit, signing_key)
-        app[PARTS] = Parts(settings, clock, database, session, runner, ticker, endpoint, web_deps, housekeeping)
+        web_deps = WebDeps(
+            networks,
+            sessions,
+            clock,
+            settings.public_url,
+            ledger,
+            audit,
+            signing_key,
+            feedback=feedback,
+            catalogs=catalogs,
+            strong_share=settings.strong_share,
+            recent_sessions=settings.recent_sessions,
+            privacy_notice=lambda tr: privacy_card(tr, privacy.retention, settings.privacy_contact),
+        )
+        app[PARTS] = Parts(
+            settings,
+            clock,
+            database,
+            session,
+            runner,
+            ticker,
+            endpoint,
+            web_deps,
+            housekeeping,
+            PrivacyWebDeps(privacy, clock, signing_key),
+        )
         if start_ticker:
             ticker.start()
         log.info("Tapaamo ready (%s mode, database %s)", settings.env, database.dialect)
@@ -246,4 +292,5 @@ def create_app(
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     add_routes(app, lambda request: request.app[PARTS].web)
+    add_privacy_routes(app, lambda request: request.app[PARTS].privacy_web)
     return app

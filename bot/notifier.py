@@ -22,6 +22,18 @@ def message(card: dict[str, Any] | None, text: str | None) -> dict[str, Any]:
     return activity
 
 
+def addressed(activity: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
+    """The activity with its conversation, sender and recipient, from the stored reference."""
+    activity["conversation"] = reference.get("conversation") or {}
+    if reference.get("bot"):
+        activity["from"] = reference["bot"]
+    if reference.get("user"):
+        activity["recipient"] = reference["user"]
+    if reference.get("channelId"):
+        activity["channelId"] = reference["channelId"]
+    return activity
+
+
 class SenderNotifier:
     def __init__(self, sender: Sender, refs: ConversationRefs) -> None:
         self._sender = sender
@@ -38,7 +50,7 @@ class SenderNotifier:
                 key=key,
                 conversation_id=conversation_id,
                 service_url=ref.service_url,
-                activity=message(card, text),
+                activity=addressed(message(card, text), ref.reference),
                 tenant_id=ref.tenant_id,
             )
         )
@@ -56,7 +68,7 @@ class SenderNotifier:
                 key=f"{key}:update",
                 conversation_id=conversation_id,
                 service_url=ref.service_url,
-                activity=message(card, None),
+                activity=addressed(message(card, None), ref.reference),
                 tenant_id=ref.tenant_id,
                 update_activity_id=activity_id,
             )

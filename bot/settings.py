@@ -91,6 +91,24 @@ class Settings(BaseSettings):
         "(application access policy must allow it)",
     )
     graph_ca_bundle: str = Field("", description="extra CA bundle for the Graph and login endpoints (tests)")
+    retention_participation_months: int = Field(
+        24, description="participations are kept by name this long, then only as anonymous counts"
+    )
+    retention_audit_months: int = Field(24, description="how long audit log entries are kept")
+    retention_sent_days: int = Field(90, description="how long records of sent messages are kept")
+    retention_rsvp_days: int = Field(90, description="RSVPs are deleted this long after their session")
+    retention_draft_days: int = Field(30, description="how long session drafts (requests) are kept")
+    retention_event_payload_months: int = Field(
+        24, description="details of Teams meeting events are dropped after this"
+    )
+    retention_poll_comment_months: int = Field(
+        24, description="feedback comments are deleted this long after their poll closed"
+    )
+    retention_done_jobs_days: int = Field(30, description="how long finished background jobs are kept")
+    privacy_link_minutes: int = Field(60, description="how long a personal data download link is valid")
+    privacy_contact: str = Field(
+        "", description="who to ask about personal data (shown in the privacy notice)"
+    )
 
     @property
     def is_dev(self) -> bool:

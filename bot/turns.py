@@ -1,7 +1,8 @@
 """/api/messages: from an HTTP request to a handled turn, and its answer.
 
 Order of checks: size, JSON, activity shape, authentication, serviceUrl allow-list, redelivery.
-Every refusal is a JSON error with a 4xx status; nothing a caller sends produces a 500.
+Every refusal is a JSON error with a 4xx status; nothing a caller sends produces a 500. A redelivery
+of a finished turn gets the first answer again; one of a turn not finished yet gets a 503 to retry.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,12 +88,18 @@ class TapaamoBot:
     """
 
     def __init__(
-        self, router: Router, refs: ConversationRefs, jobs: JobStore, connector: ConnectorClient
+        self,
+        router: Router,
+        refs: ConversationRefs,
+        jobs: JobStore,
+        connector: ConnectorClient,
+        forget_conversation: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         self.router = router
         self.refs = refs
         self.jobs = jobs
         self.connector = connector
+        self.forget_conversation = forget_conversation
 
     async def on_turn(self, activity: dict[str, Any]) -> dict[str, Any] | None:
         """Handle one activity; return the invoke response body, if it is an invoke."""
@@ -118,8 +125,11 @@ class TapaamoBot:
                 )
         elif bot_was_removed(activity):
             conversation_id = activity["conversation"]["id"]
-            await self.refs.remove(conversation_id)
-            await self.jobs.cancel(f"conv:{conversation_id}:")
+            # Uninstalled: forget the conversation, and networks homed there stop posting to it.
+            if self.forget_conversation is not None:
+                await self.forget_conversation(conversation_id)
+            else:
+                await self.refs.remove(conversation_id)
             log.info("removed from conversation %s", conversation_id)
         elif bot_was_added(activity):
             turn = to_turn(activity)
@@ -215,9 +225,19 @@ class MessagesEndpoint:
         # The claim and the conversation reference are one write: a turn costs the single
         # SQLite writer one transaction at its start, and its finish joins a batch.
         if not await self.inbound.begin(key, conversation_ref(activity, self.clock.now())):
-            log.info("redelivered activity ignored", extra={"activity_id": activity_id})
             assert key is not None
-            stored = await self.inbound.response(key)
+            outcome = await self.inbound.outcome(key)
+            if outcome is None or not outcome[0]:
+                # Not done: under way, or its process died mid-turn (the claim is taken over once
+                # stale). A 200 here would tell Teams it was done and the activity would be lost.
+                log.info("redelivered activity not finished yet", extra={"activity_id": activity_id})
+                return web.json_response(
+                    {"error": {"status": 503, "message": "this activity is still being handled"}},
+                    status=503,
+                    headers={"Retry-After": "1"},
+                )
+            log.info("redelivered activity ignored", extra={"activity_id": activity_id})
+            stored = outcome[1]
             return web.json_response(stored) if stored is not None else web.Response(status=200)
         try:
             answer = await self._run(activity)

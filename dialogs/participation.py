@@ -25,8 +25,10 @@ from domain.sessions import parse_session_ref
 
 log = logging.getLogger(__name__)
 
+# Matched against fold()ed text, so without accents: "mån" is "man", "päivää" is "paivaa".
 PERIOD = re.compile(
-    r"^(\d{1,3})\s*(d|days?|pv|päivää|dagar|dag|m|mo|months?|kk|kuukautta|mån|månader|y|years?|v|vuotta|år)$"
+    r"^(\d{1,3})\s*(d|days?|pv|paivaa|dagar|dag|m|mo|months?|kk|kuukautta|man|manader|manad"
+    r"|y|years?|v|vuotta|ar)$"
 )
 ADD_WORDS = {"add", "lisää", "lägg", "lägg-till"}
 REMOVE_WORDS = {"remove", "poista", "ta", "ta-bort"}

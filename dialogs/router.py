@@ -69,6 +69,20 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def _fits_a_database(value: Any) -> bool:
+    """Whether every integer in a validated payload fits the databases' 64-bit integers."""
+    if isinstance(value, int):
+        return BIGINT_MIN <= value <= BIGINT_MAX
+    if isinstance(value, dict):
+        return all(_fits_a_database(item) for item in value.values())
+    if isinstance(value, list | tuple | set):
+        return all(_fits_a_database(item) for item in value)
+    return True
+
+
 class Router:
     def __init__(self, catalogs: Catalogs, clock: Clock, services: Any) -> None:
         self.catalogs = catalogs
@@ -133,6 +147,10 @@ class Router:
                     extra={"activity_id": turn.activity_id},
                 )
                 raise BadPayload() from error
+            if not _fits_a_database(payload.model_dump()):
+                # an id beyond 64 bits cannot name a row: SQLite and PostgreSQL would raise, not miss
+                log.warning("refused card payload for %s: a number out of range", verb)
+                raise BadPayload()
             return await action.handler(ctx, payload)
         except UserError as error:
             return ActionResult(text=ctx.tr._(error.message_id, **error.params))

@@ -337,25 +337,30 @@ class Planning:
 
     async def _enqueue_for(self, sessions: Sequence[Session], first: bool) -> None:
         now = self.clock.now()
+        jobs: list[NewJob] = []
         for index, session in enumerate(sessions):
             if session.status != SessionStatus.SCHEDULED:
                 continue
             payload = {"session_id": session.id}
             announce_at = announce_due(session.starts_at, now, first=first and index == 0)
-            await self.jobs.enqueue(NewJob(ANNOUNCE, payload, announce_at, f"announce:{session.id}"))
+            jobs.append(NewJob(ANNOUNCE, payload, announce_at, f"announce:{session.id}"))
             self_key = f"{session.id}:{int(session.starts_at.timestamp())}"
             home_at = session.starts_at - HOME_REMINDER_LEAD
             if home_at > now:
-                await self.jobs.enqueue(NewJob(REMIND_HOME, payload, home_at, f"remind-home:{self_key}"))
+                jobs.append(NewJob(REMIND_HOME, payload, home_at, f"remind-home:{self_key}"))
             personal_at = session.starts_at - PERSONAL_REMINDER_LEAD
             if personal_at > now:
-                await self.jobs.enqueue(
-                    NewJob(REMIND_PERSONAL, payload, personal_at, f"remind-personal:{self_key}")
-                )
+                jobs.append(NewJob(REMIND_PERSONAL, payload, personal_at, f"remind-personal:{self_key}"))
             # After the end (whether or not Teams sends meetingEnd): attendance report, feedback poll.
-            await self.jobs.enqueue(
-                NewJob(ENDED, payload, session.ends_at + ENDED_DELAY, f"ended:{self_key}")
-            )
+            jobs.append(NewJob(ENDED, payload, session.ends_at + ENDED_DELAY, f"ended:{self_key}"))
+        # One transaction for them all where the store can (SqlJobStore.enqueue_many): the daily
+        # extension re-enqueues every series' jobs up to the horizon, almost all already there.
+        enqueue_many = getattr(self.jobs, "enqueue_many", None)
+        if enqueue_many is not None:
+            await enqueue_many(jobs)
+            return
+        for job in jobs:
+            await self.jobs.enqueue(job)
 
     # --- sessions -------------------------------------------------------------------------
 

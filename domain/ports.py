@@ -70,6 +70,12 @@ class InboundLedger(Protocol):
 
     async def response(self, activity_key: str) -> dict[str, Any] | None: ...
 
+    async def outcome(self, activity_key: str) -> tuple[bool, dict[str, Any] | None] | None:
+        """``(finished, response)`` of a claimed activity; None if it is not claimed (any more).
+
+        An unfinished claim is a turn under way, or one whose process died in the middle of it."""
+        ...
+
     async def purge(self, before: datetime) -> int: ...
 
 

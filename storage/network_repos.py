@@ -313,25 +313,25 @@ class SqlSessionStore:
         if not sessions:
             return []
         created = as_utc(at)
+        values = [
+            {
+                "network_id": new.network_id,
+                "series_id": new.series_id,
+                "occurrence": as_utc(new.starts_at) if new.series_id else None,
+                "draft_id": new.draft_id,
+                "starts_at": as_utc(new.starts_at),
+                "ends_at": as_utc(new.ends_at),
+                "topic": new.topic,
+                "join_url": new.join_url,
+                "status": SessionStatus.SCHEDULED.value,
+                "created_at": created,
+            }
+            for new in sessions
+        ]
         async with self._db.write() as session:
-            for new in sessions:
-                statement = (
-                    _insert(self._db, SessionRow)
-                    .values(
-                        network_id=new.network_id,
-                        series_id=new.series_id,
-                        occurrence=as_utc(new.starts_at) if new.series_id else None,
-                        draft_id=new.draft_id,
-                        starts_at=as_utc(new.starts_at),
-                        ends_at=as_utc(new.ends_at),
-                        topic=new.topic,
-                        join_url=new.join_url,
-                        status=SessionStatus.SCHEDULED.value,
-                        created_at=created,
-                    )
-                    .on_conflict_do_nothing()
-                )
-                await session.execute(statement)
+            # One executemany, not a statement per session: the daily extension runs this for
+            # every series, and each statement is a round trip to the database (thread).
+            await session.execute(_insert(self._db, SessionRow).on_conflict_do_nothing(), values)
             conditions = [
                 and_(SessionRow.series_id == new.series_id, SessionRow.occurrence == as_utc(new.starts_at))
                 if new.series_id

@@ -273,6 +273,14 @@ class SqlInboundLedger:
         async with self._db.read() as session:
             return await session.scalar(query)
 
+    async def outcome(self, activity_key: str) -> tuple[bool, dict[str, Any] | None] | None:
+        query = select(InboundActivityRow.finished, InboundActivityRow.response).where(
+            InboundActivityRow.activity_key == activity_key
+        )
+        async with self._db.read() as session:
+            row = (await session.execute(query)).first()
+        return None if row is None else (bool(row.finished), row.response)
+
     async def purge(self, before: datetime) -> int:
         statement = (
             delete(InboundActivityRow)
@@ -337,6 +345,33 @@ class SqlJobStore:
         if existing is None:  # deleted by a cancel between the two statements
             raise RuntimeError(f"job {job.dedupe_key!r} vanished while being enqueued")
         return existing
+
+    async def enqueue_many(self, jobs: Sequence[NewJob]) -> None:
+        """:meth:`enqueue` for several jobs in one transaction (the ids are not returned).
+
+        A series' extension enqueues four jobs per session, almost all already there: one write
+        transaction each made the daily extension of 500 series take ~40 s of the single writer.
+        """
+        if not jobs:
+            return
+        now = self._clock.now()
+        rows = [
+            {
+                "kind": job.kind,
+                "payload": job.payload,
+                "due_at": as_utc(job.due_at),
+                "status": JobStatus.PENDING.value,
+                "attempts": 0,
+                "dedupe_key": job.dedupe_key,
+                "created_at": now,
+            }
+            for job in jobs
+        ]
+        statement = dialect_insert(self._db, JobRow).on_conflict_do_nothing(
+            index_elements=[JobRow.dedupe_key]
+        )
+        async with self._db.write() as session:
+            await session.execute(statement, rows)
 
     async def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> Sequence[Job]:
         now, lease_until = as_utc(now), as_utc(lease_until)

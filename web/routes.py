@@ -1,23 +1,65 @@
-"""Public web routes: calendar files of sessions and networks."""
+"""Public web routes: the networks' pages, calendar files, coordinator reports and downloads.
+
+    GET /                            active networks: cadence, language, next session
+    GET /n/{slug}                    one network: what it does, how to join, next sessions, calendar
+    GET /privacy, /terms             the privacy notice and the terms of use
+    GET /ics/session/{id}.ics        one session, for "Add to calendar"
+    GET /ics/network/{slug}.ics      a network's calendar feed to subscribe to
+    GET /report/{token}              the coordinator report (signed link, kind "report")
+    GET /report/{token}/chart.png    its participation chart as a PNG (the report card shows it)
+    GET /export/{token}              CSV or XLSX (signed link, kind "export")
+    GET /static/...                  the pages' stylesheet
+
+Pages speak fi, sv or en: ``?lang=``, else Accept-Language, else the network's language (fi on
+pages of no network).
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 
+from dialogs.i18n import Catalogs, Translator
+from dialogs.turn import Lang
 from domain.clock import Clock
-from domain.networks import NetworkStatus
+from domain.networks import Network, NetworkStatus
 from domain.participation import Ledger
+from domain.polls import QUESTION_TEXTS, Feedback, QuestionResult, results
 from domain.ports import AuditLog, NetworkStore, SessionStore
+from domain.sessions import Session
+from web import pages
 from web.exports import tables, to_csv, to_xlsx
 from web.ical import calendar
-from web.signing import BadLink, verify
+from web.signing import BadLink, sign, verify
 
 ICS = "text/calendar"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HTML = "text/html"
+UPCOMING = 10  # sessions listed on a network's page
+FEED_PAST = timedelta(days=30)
+FEED_AHEAD = timedelta(days=400)
+
+# Every page: nothing from elsewhere, no framing, no scripts at all.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+# Pages behind a signed link: the token is in the address, so it must not leak or be kept.
+PRIVATE_HEADERS = {
+    "Cache-Control": "private, no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +71,110 @@ class WebDeps:
     ledger: Ledger
     audit: AuditLog
     signing_key: bytes
+    feedback: Feedback | None = None  # the report's feedback section (left out without it)
+    catalogs: Catalogs | None = None  # read from dialogs/locales when not given
+    strong_share: float = 0.5
+    recent_sessions: int = 10
+    # The bot's privacy notice card of a language (dialogs.privacy.privacy_card with the
+    # settings' retention): /privacy shows the same words as the chat command. Without it,
+    # a short built-in notice.
+    privacy_notice: Callable[[Translator], dict[str, Any]] | None = None
+
+
+def claims_of(deps: WebDeps, token: str, kind: str) -> dict[str, Any] | None:
+    """The payload of a signed link of ``kind``; None if unsigned, tampered with, expired or other."""
+    try:
+        claims = verify(deps.signing_key, token, deps.clock.now())
+    except BadLink:
+        return None
+    if claims.get("kind") != kind or not isinstance(claims.get("network"), int):
+        return None
+    return claims
+
+
+async def session_changes(audit: AuditLog, network_id: int) -> dict[int, int]:
+    """How many times each session of a network was moved: the SEQUENCE of its calendar event."""
+    moves: Counter[int] = Counter()
+    for entry in await audit.entries(f"network:{network_id}"):
+        details = entry.get("details")
+        if entry.get("action") == "session.move" and isinstance(details, dict):
+            try:
+                moves[int(details["session"])] += 1
+            except (KeyError, TypeError, ValueError):
+                continue
+    return dict(moves)
+
+
+def feedback_results(votes: list[tuple[str, int]]) -> list[QuestionResult]:
+    """Per question asked in the period (the standard questions first), its distribution."""
+    asked = {question for question, _ in votes}
+    ordered = [q for q in QUESTION_TEXTS if q in asked] + sorted(asked - set(QUESTION_TEXTS))
+    return results(ordered, votes)
 
 
 def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> None:
     """Add the public routes; ``deps`` finds the stores of the running app (they open on start)."""
+    read_catalogs: list[Catalogs] = []  # read once, on first use, when WebDeps brings none
+
+    def catalogs(d: WebDeps) -> Catalogs:
+        if d.catalogs is not None:
+            return d.catalogs
+        if not read_catalogs:
+            read_catalogs.append(Catalogs())
+        return read_catalogs[0]
+
+    def site(request: web.Request, d: WebDeps, default: Lang, path: str) -> pages.Site:
+        lang, explicit = pages.negotiate(
+            request.query.get("lang"), request.headers.get("Accept-Language", ""), default
+        )
+        return pages.Site(catalogs(d)[lang], d.public_url, path, explicit)
+
+    def html(page_site: pages.Site, text: str, status: int = 200, private: bool = False) -> web.Response:
+        headers = {**SECURITY_HEADERS, "Content-Language": page_site.lang, "Vary": "Accept-Language"}
+        if private:
+            headers.update(PRIVATE_HEADERS)
+        else:
+            headers["Cache-Control"] = "public, max-age=60"
+        return web.Response(text=text, status=status, content_type=HTML, charset="utf-8", headers=headers)
+
+    async def network_by_slug(d: WebDeps, slug: str) -> Network | None:
+        found = [n for n in await d.networks.all() if n.slug == slug and n.status != NetworkStatus.ENDED]
+        return found[0] if found else None
+
+    # --- public pages ------------------------------------------------------------------------
+
+    async def index(request: web.Request) -> web.Response:
+        d = deps(request)
+        page_site = site(request, d, "fi", "/")
+        networks = await d.networks.all([NetworkStatus.ACTIVE.value])
+        upcoming = await d.sessions.next_sessions(d.clock.now())
+        return html(page_site, pages.index_page(page_site, networks, upcoming))
+
+    async def network_page(request: web.Request) -> web.Response:
+        d = deps(request)
+        slug = request.match_info["slug"]
+        network = await network_by_slug(d, slug)
+        if network is None:
+            page_site = site(request, d, "fi", f"/n/{slug}")
+            return html(page_site, pages.not_found_page(page_site), status=404)
+        page_site = site(request, d, network.lang, f"/n/{network.slug}")
+        now = d.clock.now()
+        found = await d.sessions.for_network(network.id, start=now, end=now + FEED_AHEAD)
+        upcoming: list[Session] = [s for s in found if s.ends_at > now][:UPCOMING]
+        return html(page_site, pages.network_page(page_site, network, upcoming, now))
+
+    async def privacy(request: web.Request) -> web.Response:
+        d = deps(request)
+        page_site = site(request, d, "fi", "/privacy")
+        card = d.privacy_notice(page_site.tr) if d.privacy_notice is not None else None
+        return html(page_site, pages.privacy_page(page_site, card))
+
+    async def terms(request: web.Request) -> web.Response:
+        d = deps(request)
+        page_site = site(request, d, "fi", "/terms")
+        return html(page_site, pages.terms_page(page_site))
+
+    # --- calendars ---------------------------------------------------------------------------
 
     async def session_ics(request: web.Request) -> web.Response:
         try:
@@ -44,7 +186,15 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
         network = await d.networks.get(session.network_id) if session else None
         if session is None or network is None:
             raise web.HTTPNotFound()
-        body = calendar(network, [session], d.public_url, d.clock.now())
+        body = calendar(
+            network,
+            [session],
+            d.public_url,
+            d.clock.now(),
+            sequences=await session_changes(d.audit, network.id),
+            page_url=f"{d.public_url.rstrip('/')}/n/{network.slug}",
+            cancelled_label=catalogs(d)[network.lang]._("Cancelled"),
+        )
         return web.Response(
             body=body,
             content_type=ICS,
@@ -54,17 +204,103 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
 
     async def network_ics(request: web.Request) -> web.Response:
         d = deps(request)
-        slug = request.match_info["slug"]
-        found = [n for n in await d.networks.all() if n.slug == slug and n.status != NetworkStatus.ENDED]
-        if not found:
+        network = await network_by_slug(d, request.match_info["slug"])
+        if network is None:
             raise web.HTTPNotFound()
-        network = found[0]
         now = d.clock.now()
-        upcoming = await d.sessions.for_network(
-            network.id, start=now - timedelta(days=30), end=now + timedelta(days=400)
+        sessions = await d.sessions.for_network(network.id, start=now - FEED_PAST, end=now + FEED_AHEAD)
+        body = calendar(
+            network,
+            sessions,
+            d.public_url,
+            now,
+            sequences=await session_changes(d.audit, network.id),
+            page_url=f"{d.public_url.rstrip('/')}/n/{network.slug}",
+            cancelled_label=catalogs(d)[network.lang]._("Cancelled"),
         )
         return web.Response(
-            body=calendar(network, upcoming, d.public_url, now), content_type=ICS, charset="utf-8"
+            body=body,
+            content_type=ICS,
+            charset="utf-8",
+            headers={"Content-Disposition": f'inline; filename="{network.slug}.ics"'},
+        )
+
+    # --- the coordinator report ----------------------------------------------------------------
+
+    def forbidden(request: web.Request, d: WebDeps) -> web.Response:
+        page_site = site(request, d, "fi", request.path)
+        return html(page_site, pages.forbidden_page(page_site), status=403, private=True)
+
+    def period(claims: dict[str, Any]) -> tuple[datetime, datetime]:
+        return datetime.fromtimestamp(int(claims["from"]), UTC), datetime.fromtimestamp(
+            int(claims["to"]), UTC
+        )
+
+    async def report(request: web.Request) -> web.Response:
+        d = deps(request)
+        token = request.match_info["token"]
+        claims = claims_of(d, token, "report")
+        if claims is None:
+            return forbidden(request, d)
+        network = await d.networks.get(int(claims["network"]))
+        page_site = site(request, d, network.lang if network else "fi", f"/report/{token}")
+        if network is None:
+            return html(page_site, pages.not_found_page(page_site), status=404, private=True)
+        now = d.clock.now()
+        start, end = period(claims)
+        figures = await d.ledger.network_figures(
+            network, start, end, strong_share=d.strong_share, recent_sessions=d.recent_sessions
+        )
+        feedback: list[QuestionResult] = []
+        if d.feedback is not None:
+            votes = await d.feedback.store.network_votes(network.id, start, end)
+            feedback = feedback_results(list(votes))
+        expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+
+        def export_url(fmt: str) -> str:
+            payload = {
+                "kind": "export",
+                "network": network.id,
+                "from": int(claims["from"]),
+                "to": int(claims["to"]),
+                "fmt": fmt,
+                "by": str(claims.get("by", "")),  # no coordinator named: totals only, no names
+            }
+            return f"{page_site.base}/export/{sign(d.signing_key, payload, expires)}"
+
+        data = pages.ReportInput(
+            network=network,
+            figures=figures,
+            feedback=feedback,
+            start=pages.report_start(network, figures, start),
+            end=min(end, now),
+            expires=expires,
+            csv_url=export_url("csv"),
+            xlsx_url=export_url("xlsx"),
+            chart_url=f"{page_site.base}/report/{token}/chart.png",
+            months=pages.sessions_per_month(network, figures, start, min(end, now)),
+        )
+        text = await asyncio.to_thread(pages.report_page, page_site, data)  # matplotlib: CPU
+        return html(page_site, text, private=True)
+
+    async def report_chart(request: web.Request) -> web.Response:
+        d = deps(request)
+        claims = claims_of(d, request.match_info["token"], "report")
+        if claims is None:
+            raise web.HTTPForbidden(text="This link is not valid.")
+        network = await d.networks.get(int(claims["network"]))
+        if network is None:
+            raise web.HTTPNotFound()
+        start, end = period(claims)
+        figures = await d.ledger.network_figures(
+            network, start, end, strong_share=d.strong_share, recent_sessions=d.recent_sessions
+        )
+        lang, _ = pages.negotiate(request.query.get("lang"), "", network.lang)
+        png = await asyncio.to_thread(pages.participation_png, catalogs(d)[lang], network, figures)
+        return web.Response(
+            body=png,
+            content_type="image/png",
+            headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
         )
 
     async def export(request: web.Request) -> web.Response:
@@ -98,6 +334,13 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
             return web.Response(body=to_xlsx(data), content_type=XLSX, headers=disposition)
         return web.Response(body=to_csv(data), content_type="text/csv", charset="utf-8", headers=disposition)
 
+    app.router.add_get("/", index)
+    app.router.add_get("/n/{slug}", network_page)
+    app.router.add_get("/privacy", privacy)
+    app.router.add_get("/terms", terms)
+    app.router.add_get("/report/{token}", report)
+    app.router.add_get("/report/{token}/chart.png", report_chart)
     app.router.add_get("/export/{token}", export)
     app.router.add_get("/ics/session/{session_id}.ics", session_ics)
     app.router.add_get("/ics/network/{slug}.ics", network_ics)
+    app.router.add_static("/static", pages.STATIC, append_version=False)

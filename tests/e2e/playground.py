@@ -319,6 +319,8 @@ async def start_stack(workdir: Path, roster: Roster = ROSTER, *, startup_timeout
         TAPAAMO_APP_ID="",
         TAPAAMO_LOG_LEVEL="INFO",
         TAPAAMO_SHUTDOWN_GRACE_SECONDS="3",
+        # Durable jobs (announcements, card updates, polls) run within a fraction of a second.
+        TAPAAMO_JOB_TICK_SECONDS="0.2",
         PYTHONUNBUFFERED="1",
     )
     bot = ChildProcess("bot", [sys.executable, "-m", "bot", "serve"], env, workdir / "bot.log")
@@ -413,6 +415,24 @@ def _same_conversation(wanted: str, actual: str) -> bool:
 def cards(activity: dict[str, Any]) -> list[dict[str, Any]]:
     """The Adaptive Cards (contents) attached to an activity."""
     return [a.get("content") or {} for a in activity.get("attachments") or [] if a.get("contentType") == CARD]
+
+
+def card_text(card: dict[str, Any]) -> str:
+    """Every text of a card (``text``, ``title`` and ``value`` strings), one a line: what a person reads."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            found.extend(node[key] for key in ("text", "title", "value") if isinstance(node.get(key), str))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(card.get("body", []))
+    walk(card.get("actions", []))
+    return "\n".join(found)
 
 
 def card_actions(card: dict[str, Any]) -> list[dict[str, Any]]:
@@ -539,6 +559,10 @@ class PlaygroundClient:
             if status in (201, 202):
                 activity = dict(body)
                 ids = [(response.get("body") or {}).get("id") or entry.get("messageId")]
+                if not conversation:
+                    # A proactive message may leave out its conversation (it is in the URL, which
+                    # the log does not show): the conversation stream tells, now or when it shows it.
+                    conversation = self._shown_in(ids[0]) or ""
                 activity["_playground"] = {"conversation_id": conversation, "message_ids": ids}
                 self._buffers.bot_messages.setdefault(conversation, deque()).append(activity)
             elif status is not None and status >= 400:
@@ -560,6 +584,7 @@ class PlaygroundClient:
             return
         if frame.get("action") == "createMessage":
             self._buffers.shown.setdefault(conversation, deque(maxlen=200)).append(message)
+            self._place(conversation, message.get("messageId"))
         elif frame.get("action") == "updateMessage":
             update = {
                 "id": message.get("messageId"),
@@ -567,6 +592,24 @@ class PlaygroundClient:
                 "attachments": message.get("attachments") or [],
             }
             self._buffers.bot_updates.setdefault(conversation, deque()).append(update)
+
+    def _shown_in(self, message_id: str | None) -> str | None:
+        """The conversation the stream showed a bot message in, by the Playground's message id."""
+        for conversation, shown in self._buffers.shown.items():
+            if message_id and any(m.get("messageId") == message_id for m in shown):
+                return conversation
+        return None
+
+    def _place(self, conversation: str, message_id: str | None) -> None:
+        """Move a bot message logged without a conversation to the one the stream shows it in."""
+        unplaced = self._buffers.bot_messages.get("") or deque()
+        for activity in unplaced:
+            meta = activity["_playground"]
+            if message_id and meta["message_ids"][0] == message_id:
+                unplaced.remove(activity)
+                meta["conversation_id"] = conversation
+                self._buffers.bot_messages.setdefault(conversation, deque()).append(activity)
+                return
 
     # -- waiting ---------------------------------------------------------------------------------
 
@@ -623,13 +666,21 @@ class PlaygroundClient:
                 + ("\nPlayground warnings:\n  " + "\n  ".join(notices) if notices else "")
             ) from None
 
-    async def next_bot_message(self, conversation_id: str, timeout: float = 15.0) -> dict[str, Any]:
+    async def next_bot_message(
+        self,
+        conversation_id: str,
+        timeout: float = 15.0,
+        wanted: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any]:
         """The next new message the bot sent to the conversation (or to a thread of the channel).
 
         Returns the activity as the bot sent it (``text``, ``attachments``, ``locale``…) with
         ``id`` set to the Playground's message id to use as ``replyToId`` (that of its first card
         when it has one). Raises :class:`BotTurnError` if the bot answered an activity of that
         conversation with an error, and ``TimeoutError`` if nothing came.
+
+        ``wanted``: take the first message it accepts instead, leaving the others buffered (e.g. a
+        durable job's post among replies, or among what an earlier test's jobs still send).
         """
         activity = await self._wait_for(
             f"in {conversation_id}",
@@ -637,6 +688,7 @@ class PlaygroundClient:
             self._buffers.bot_messages,
             "bot message",
             timeout,
+            wanted or (lambda _: True),
         )
         return await self._with_id(activity)
 
@@ -683,26 +735,40 @@ class PlaygroundClient:
         activity["id"] = parts[1] if activity.get("text") and len(parts) > 1 else parts[0]
         return activity
 
-    async def next_bot_update(self, conversation_id: str, timeout: float = 15.0) -> dict[str, Any]:
-        """The next message the bot updated in place (PUT): ``{id, text, attachments}``."""
+    async def next_bot_update(
+        self,
+        conversation_id: str,
+        timeout: float = 15.0,
+        wanted: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any]:
+        """The next message the bot updated in place (PUT): ``{id, text, attachments}``; with
+        ``wanted``, the first update it accepts (the others stay buffered)."""
         return await self._wait_for(
             f"in {conversation_id}",
             lambda key: _same_conversation(conversation_id, key),
             self._buffers.bot_updates,
             "bot update",
             timeout,
+            wanted or (lambda _: True),
         )
 
-    async def next_turn(self, conversation_id: str, timeout: float = 15.0) -> dict[str, Any]:
+    async def next_turn(
+        self,
+        conversation_id: str,
+        timeout: float = 15.0,
+        wanted: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any]:
         """The next activity the Playground delivered to the bot in the conversation, once the bot
         has answered it: the turn-log entry (``activityName``, ``request.body`` the activity,
-        ``response.statusCode``). Everything the bot sent during that turn is buffered by then."""
+        ``response.statusCode``). Everything the bot sent during that turn is buffered by then.
+        With ``wanted``, the first such entry it accepts (the others stay buffered)."""
         entry = await self._wait_for(
             f"in {conversation_id}",
             lambda key: _same_conversation(conversation_id, key),
             self._buffers.turns,
             "finished turn",
             timeout,
+            wanted or (lambda _: True),
         )
         for errors in self._buffers.turn_errors.values():
             if entry in errors:
@@ -860,6 +926,39 @@ class PlaygroundClient:
         """Send any activity to the bot. The Playground answers at once; the bot's status shows
         up in the turn log (a failure raises in the next ``next_bot_message`` of that chat)."""
         await self._call("POST", "/_internal/v1/customActivities", json=activity)
+
+    async def send_meeting_event(
+        self,
+        conversation_id: str,
+        name: str,
+        value: dict[str, Any],
+        meeting_id: str,
+        from_user: str | User | None = None,
+    ) -> dict[str, Any]:
+        """A Teams meeting event in a chat, as Teams sends it: ``name`` is ``meetingStart``,
+        ``meetingEnd``, ``meetingParticipantJoin`` or ``meetingParticipantLeave``, ``value`` e.g.
+        ``{Id, JoinUrl, Title, StartTime}`` or ``{members: [...]}``, ``meeting_id`` goes to
+        ``channelData.meeting.id``. Returns the activity sent (send it again for a redelivery:
+        same id)."""
+        user = self.roster.user(from_user) if from_user is not None else self.roster.me
+        activity = await self.activity_template(conversation_id)
+        activity.update(
+            type="event",
+            name=f"application/vnd.microsoft.{name}",
+            value=value,
+            channelData={"tenant": {"id": self.roster.tenant_id}, "meeting": {"id": meeting_id}},
+            **{"from": user.account()},
+        )
+        await self.send_custom_activity(activity)
+        return activity
+
+    def meeting_member(self, user: str | User) -> dict[str, Any]:
+        """One entry of a participant event's ``value.members``: the user, in the meeting."""
+        account = self.roster.user(user)
+        return {
+            "user": {**account.account(), "tenantId": self.roster.tenant_id},
+            "meeting": {"inMeeting": True},
+        }
 
     async def invoke(
         self,

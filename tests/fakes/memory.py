@@ -132,6 +132,12 @@ class MemoryInboundLedger:
             return None
         return copy.deepcopy(entry.response)
 
+    async def outcome(self, activity_key: str) -> tuple[bool, dict[str, Any] | None] | None:
+        entry = self._seen.get(activity_key)
+        if entry is None:
+            return None
+        return entry.finished, copy.deepcopy(entry.response)
+
     async def purge(self, before: datetime) -> int:
         before = _utc(before)
         old = [key for key, entry in self._seen.items() if entry.received_at < before]

@@ -174,6 +174,8 @@ async def test_a_thousand_join_events_with_redeliveries_make_exactly_the_right_r
     await asyncio.gather(*(deliver(activity) for activity in events))
     async with bot.app[PARTS].database.read() as session:
         rows = (
-            await session.execute(text("SELECT count(*) FROM participations WHERE session_id = :s"), {"s": session_id})
+            await session.execute(
+                text("SELECT count(*) FROM participations WHERE session_id = :s"), {"s": session_id}
+            )
         ).scalar()
     assert rows == 900

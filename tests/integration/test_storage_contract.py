@@ -136,7 +136,9 @@ class TestInboundLedger:
         clock.advance(minutes=10)
         assert await stores.inbound.claim("act-1", clock.now()) is False  # done is done
 
-    async def test_begin_claims_and_records_the_conversation_at_once(self, stores: Stores, clock: FakeClock) -> None:
+    async def test_begin_claims_and_records_the_conversation_at_once(
+        self, stores: Stores, clock: FakeClock
+    ) -> None:
         ref = a_ref("a:9", updated_at=clock.now())
         assert await stores.inbound.begin("a:9|act-1", ref) is True
         assert await stores.conversations.get("a:9") == ref
@@ -148,7 +150,9 @@ class TestInboundLedger:
         clock.advance(minutes=3)
         assert await stores.inbound.begin("a:9|act-1", a_ref("a:9", updated_at=clock.now())) is True  # stale
 
-    async def test_finish_many_finishes_each_with_its_response(self, stores: Stores, clock: FakeClock) -> None:
+    async def test_finish_many_finishes_each_with_its_response(
+        self, stores: Stores, clock: FakeClock
+    ) -> None:
         for key in ("k1", "k2", "k3"):
             await stores.inbound.begin(key, a_ref(updated_at=clock.now()))
         await stores.inbound.finish_many([("k1", {"statusCode": 200}), ("k2", None)])

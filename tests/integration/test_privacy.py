@@ -1,0 +1,821 @@
+"""Personal data: see it (mydata), erase it (forgetme), uninstalling forgets a conversation, the
+privacy notice, and the daily retention purge.
+
+The bot is driven through /api/messages. Until bot/app.py wires the privacy feature itself,
+``privacy_bot`` wires it onto the running app the same way (each step is skipped once the app
+has it: the commands, the job handler, the route); ``forget_conversation`` after a removal runs
+in any case, as it is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import text
+
+from bot.app import PARTS, Parts, create_app
+from bot.settings import Settings
+from bot.teams import bot_was_removed
+from dialogs import privacy as privacy_dialogs
+from domain.clock import FakeClock
+from domain.conversations import ConversationRef
+from domain.jobs import NewJob
+from domain.networks import Coordinator, Network, parse_cadence
+from domain.participation import Attendance, MeetingEvent, Source, participant_key
+from domain.planning import Planning
+from domain.polls import Poll, PollStatus, new_secret, voter_key
+from domain.privacy import PURGE, Privacy, Retention, Subject, purge_job
+from domain.sessions import Draft, DraftStatus, NewSession, Person, Session
+from storage.db import Database
+from storage.network_repos import SqlNetworkStore, SqlSessionStore
+from storage.participation_repos import SqlParticipationStore
+from storage.poll_repos import SqlPollStore
+from storage.privacy_repos import SqlPrivacyStore
+from storage.repositories import Repositories
+from tests.fakes.connector import FakeConnector
+from tests.support.cards import assert_valid_card
+from tests.support.harness import Harness, cards_of, texts, user
+from web.privacy_routes import PrivacyLinks, PrivacyWebDeps, add_privacy_routes
+
+JOIN = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_priv%40thread.v2/0"
+VILLE = {"id": "29:1VilleTeamsUserId", "name": "Ville Väisänen", "aadObjectId": "5B0C2E7A-VILLE-AAD"}
+VILLE_CHAT = "a:1VillePersonalChat"
+AINO_CHAT = "a:1AinoPersonalChat"
+
+
+def _privacy_of(parts: Parts) -> Privacy:
+    services = parts.endpoint.bot.router.services
+    return Privacy(
+        SqlPrivacyStore(parts.database),
+        services.refs,
+        services.planning.networks,
+        services.audit,
+        parts.clock,
+        Retention.from_settings(parts.settings),
+    )
+
+
+@asynccontextmanager
+async def privacy_bot(tmp_path: Path, clock: FakeClock, **settings: Any) -> AsyncIterator[Harness]:
+    async with FakeConnector() as connector:
+        config = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            env="dev",
+            app_id="",
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'tapaamo.db'}",
+            **settings,
+        )
+        app = create_app(config, clock=clock, start_ticker=False)
+        mine: dict[str, PrivacyWebDeps] = {}
+        if not any(r.canonical == "/mydata/{token}" for r in app.router.resources()):
+            add_privacy_routes(app, lambda request: mine["deps"])
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            _wire(app, mine)
+            yield Harness(client, connector, clock)
+
+
+def _wire(app: web.Application, mine: dict[str, PrivacyWebDeps]) -> None:
+    parts = app[PARTS]
+    privacy = _privacy_of(parts)
+    key = parts.web.signing_key
+    mine["deps"] = PrivacyWebDeps(privacy, parts.clock, key)
+    router = parts.endpoint.bot.router
+    if not any(command.name == "mydata" for command in router.commands):
+        links = PrivacyLinks(key, parts.settings.public_url, parts.clock, parts.settings.privacy_link_minutes)
+        privacy_dialogs.register(
+            router, privacy, links, contact=parts.settings.privacy_contact, timezone=parts.settings.timezone
+        )
+    if PURGE not in parts.runner.kinds:
+        parts.runner.register(PURGE, privacy.purge_job)
+    bot = parts.endpoint.bot
+    on_turn = bot.on_turn
+
+    async def forgetting_on_turn(activity: dict[str, Any]) -> dict[str, Any] | None:
+        answer = await on_turn(activity)
+        if bot_was_removed(activity):
+            await privacy.forget_conversation(activity["conversation"]["id"])
+        return answer
+
+    bot.on_turn = forgetting_on_turn  # type: ignore[method-assign]
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
+    async with privacy_bot(tmp_path, FakeClock()) as harness:
+        yield harness
+
+
+def personal(who: dict[str, str], chat: str) -> dict[str, Any]:
+    return {"sender": who, "conversation": chat, "conversation_type": "personal"}
+
+
+def mention(who: dict[str, str]) -> dict[str, Any]:
+    return {"entities": [{"type": "mention", "mentioned": who, "text": f"<at>{who['name']}</at>"}]}
+
+
+async def confirm_schedule(bot: Harness, when: str, sender: dict[str, str]) -> None:
+    [card] = cards_of(await bot.say(f'schedule Digisumpit "{when}" link {JOIN}', sender=sender))
+    draft = next(a["data"] for a in card["actions"] if a["verb"] == "session.confirm")
+    await bot.click("session.confirm", draft, sender=sender)
+    await bot.run_jobs()
+
+
+def session_ids(bot: Harness) -> list[int]:
+    found: list[int] = []
+    for received in bot.connector.received:
+        for card in cards_of([received.activity]):
+            for action in card.get("actions", []):
+                if action.get("verb") == "session.rsvp" and action["data"]["session"] not in found:
+                    found.append(int(action["data"]["session"]))
+    return found
+
+
+def poll_vote(bot: Harness, option: int) -> dict[str, Any]:
+    for received in bot.connector.received:
+        for card in cards_of([received.activity]):
+            for block in card["body"]:
+                if block.get("type") == "ActionSet":
+                    for action in block["actions"]:
+                        if action.get("verb") == "poll.vote" and action["data"]["o"] == option:
+                            return dict(action["data"])
+    raise AssertionError("no poll card was posted")
+
+
+async def ville_takes_part(bot: Harness) -> tuple[int, int]:
+    """Aino makes a network and Ville a second coordinator; Ville schedules two sessions, follows,
+    says he will come to the first, checks in, joins the meeting and answers its poll."""
+    await bot.say('network create "Digisumpit" weekly')
+    await bot.say("network coordinators add Digisumpit <at>Ville Väisänen</at>", **mention(VILLE))
+    await confirm_schedule(bot, "today 12:00", VILLE)
+    await confirm_schedule(bot, "8.1.2026 12:00", VILLE)
+    first, second = session_ids(bot)
+    [followed] = await bot.say("follow Digisumpit", **personal(VILLE, VILLE_CHAT))
+    assert "You follow Digisumpit" in followed["text"]
+    await bot.click("session.rsvp", {"session": first, "coming": True}, sender=VILLE)
+    bot.clock.advance(timedelta(minutes=55))
+    [here] = await bot.say("here", sender=VILLE)
+    assert "You are checked in to Digisumpit" in here["text"]
+    members = {"members": [{"user": {**VILLE, "tenantId": "tenant-1"}, "meeting": {"inMeeting": True}}]}
+    await bot.post(
+        bot.activity("event", name="application/vnd.microsoft.meetingParticipantJoin", value=members)
+    )
+    await bot.advance(timedelta(hours=3))  # the session ended; its poll opens
+    answered = await bot.click("poll.vote", poll_vote(bot, 4), sender=VILLE)
+    assert answered["statusCode"] == 200
+    return first, second
+
+
+async def download(bot: Harness, url: str) -> Any:
+    path = url.split("127.0.0.1:3978", 1)[1]
+    return await bot.client.get(path)
+
+
+# --- mydata -----------------------------------------------------------------------------------
+
+
+async def test_mydata_shows_everything_held_and_downloads_it_as_json(bot: Harness) -> None:
+    first, second = await ville_takes_part(bot)
+    [answer] = await bot.say("mydata", **personal(VILLE, VILLE_CHAT))
+    [card] = cards_of([answer])
+    assert_valid_card(card)
+    shown = texts(card)
+    assert "What Tapaamo holds on you" in shown
+    assert "Ville Väisänen" in shown
+    assert "Networks you coordinate\n• Digisumpit, since 5.1.2026" in shown
+    assert "Networks you follow\n• Digisumpit, since 5.1.2026" in shown
+    assert "Sessions you said you would come to\n• Digisumpit, Monday 5 January 2026 12:00" in shown
+    assert "Digisumpit, 5.1.2026 (from: check-in, Teams meeting event)" in shown
+    assert "Digisumpit, Thursday 8 January 2026 12:00: reminder on 7.1.2026" in shown
+    assert "Personal chat, last used 5.1.2026" in shown
+    assert "Sessions you asked to schedule\n• Digisumpit, Monday 5 January 2026 12:00" in shown
+    assert "entries (listed in the download)" in shown
+    assert "Your poll answers cannot be linked to you" in shown
+    assert "The download link works for 60 minutes." in shown
+    [link] = [a["url"] for a in card["actions"] if a["type"] == "Action.OpenUrl"]
+
+    response = await download(bot, link)
+    assert response.status == 200
+    assert response.content_type == "application/json"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Cache-Control"] == "no-store"
+    data = json.loads(await response.text())
+    assert data["you"] == {
+        "teams_user_id": VILLE["id"],
+        "entra_object_id": VILLE["aadObjectId"],
+        "names_stored": ["Ville Väisänen"],
+    }
+    assert [n["network"] for n in data["networks_coordinated"]] == ["Digisumpit"]
+    assert [n["network"] for n in data["networks_followed"]] == ["Digisumpit"]
+    assert [r["session_id"] for r in data["rsvps"]] == [first]
+    [took_part] = data["participations"]
+    assert took_part["session_id"] == first
+    assert took_part["sources"] == ["checkin", "meeting_event"]
+    assert [r["session_id"] for r in data["pending_personal_reminders"]] == [second]
+    assert {c["conversation_id"] for c in data["conversations"]} >= {VILLE_CHAT}
+    assert len(data["session_requests"]) == 2
+    assert {"session.confirm"} <= {a["action"] for a in data["audit_log"]}
+    assert "cannot be linked to you" in data["poll_answers"]
+    assert data["retention"]["participation_by_name_months"] == 24
+
+    # Someone else's data is not in it, and a person without data gets an empty card.
+    assert "Aino" not in json.dumps(data)
+    [empty] = cards_of(await bot.say("omattiedot", **personal(user(3, "Outi Ulkopuolinen"), "a:1Outi")))
+    assert texts(empty).count("None.") == 7  # only the chat it was asked in
+
+    # The link expires, and a tampered or unsigned one is refused.
+    tampered = link[:-4] + ("AAAA" if not link.endswith("AAAA") else "BBBB")
+    assert (await download(bot, tampered)).status == 403
+    assert (await bot.client.get("/mydata/not-a-token")).status == 403
+    bot.clock.advance(timedelta(minutes=61))
+    assert (await download(bot, link)).status == 403
+
+
+async def test_a_link_of_another_kind_is_not_a_data_download(bot: Harness) -> None:
+    from web.signing import sign
+
+    key = bot.app[PARTS].web.signing_key
+    token = sign(key, {"kind": "export", "uid": VILLE["id"]}, bot.clock.now() + timedelta(hours=1))
+    assert (await bot.client.get(f"/mydata/{token}")).status == 403
+
+
+async def test_mydata_and_forgetme_answer_only_in_a_personal_chat(bot: Harness) -> None:
+    await bot.say('network create "Digisumpit" weekly')
+    for word in ("mydata", "forgetme", "minadata", "unohdaminut"):
+        [reply] = await bot.say(word)
+        assert "attachments" not in reply
+    [reply] = await bot.say("mydata")
+    assert reply["text"] == (
+        "For your privacy, ask me this in a personal chat: "
+        "open a chat with Tapaamo and type \u201cmydata\u201d there."
+    )
+    refused = await bot.click("privacy.forget_confirm", {})
+    assert "personal chat" in refused["value"]
+    [info] = cards_of(await bot.say("network info Digisumpit"))
+    assert "Aino Coordinator" in texts(info)  # nothing was erased
+
+
+# --- forgetme ---------------------------------------------------------------------------------
+
+
+async def every_table(database: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, as the database lists its tables."""
+    async with database.read() as session:
+        if database.dialect == "sqlite":
+            names = (await session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'table'"))).all()
+        else:
+            names = (
+                await session.scalars(
+                    text(
+                        "SELECT table_name FROM information_schema.tables "
+                        "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+                    )
+                )
+            ).all()
+        return {
+            name: [tuple(row) for row in (await session.execute(text(f'SELECT * FROM "{name}"'))).all()]
+            for name in names
+        }
+
+
+def traces(tables: dict[str, list[tuple[Any, ...]]], *needles: str) -> list[str]:
+    """Where any needle occurs in any value (case ignored; as written, and as JSON escapes it)."""
+    forms = {
+        form.casefold()
+        for n in needles
+        for form in (n, json.dumps(n)[1:-1], json.dumps(n, ensure_ascii=False)[1:-1])
+    }
+    found = []
+    for table, rows in tables.items():
+        for row in rows:
+            for value in row:
+                if isinstance(value, bytes | bytearray | memoryview):
+                    continue
+                shown = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
+                if any(form in shown.casefold() for form in forms):
+                    found.append(f"{table}: {row}")
+    return found
+
+
+async def test_forgetme_erases_the_person_from_every_table(bot: Harness) -> None:
+    first, second = await ville_takes_part(bot)
+    await bot.say("follow Digisumpit", **personal(user(2, "Outi Osallistuja"), "a:1OutiChat"))
+    # A day before the second session the personal reminder goes to Ville's chat.
+    bot.clock.set(datetime(2026, 1, 7, 10, 0, tzinfo=UTC))
+    await bot.run_jobs()
+    assert any(r.conversation_id == VILLE_CHAT and r.kind == "send" for r in bot.connector.received)
+    database = bot.app[PARTS].database
+    ids = (VILLE["id"], VILLE["aadObjectId"], VILLE["name"])
+    before = traces(await every_table(database), *ids)
+    for table in (
+        "coordinators",
+        "followers",
+        "rsvps",
+        "participations",
+        "conversation_refs",
+        "drafts",
+        "audit_log",
+        "sent_messages",
+        "meeting_events",
+        "inbound_activities",
+    ):
+        assert any(t.startswith(f"{table}:") for t in before), table
+    [report] = cards_of(await bot.say("report Digisumpit"))
+    counted = texts(report)
+
+    [answer] = await bot.say("glömmig", **personal(VILLE, VILLE_CHAT))
+    [confirm] = cards_of([answer])
+    assert_valid_card(confirm)
+    assert confirm["lang"] == "sv"
+    assert {a["verb"] for a in confirm["actions"]} == {"privacy.forget_confirm", "privacy.forget_cancel"}
+    body = await bot.click("privacy.forget_confirm", {}, **personal(VILLE, VILLE_CHAT), locale="en-GB")
+    assert_valid_card(body["value"])
+    shown = texts(body["value"])
+    assert "You are forgotten" in shown
+    assert "1 participation is kept only as an anonymous count." in shown
+    await bot.app[PARTS].endpoint.drain()
+
+    left = traces(await every_table(database), *ids)
+    assert left == []
+    # The counts stay: the same report as before, and Outi is untouched.
+    [report] = cards_of(await bot.say("report Digisumpit"))
+    assert texts(report) == counted
+    outi = await _privacy_of(bot.app[PARTS]).my_data(Subject("29:user-2", "aad-0002"))
+    assert [t.network for t in outi.follows] == ["Digisumpit"]
+    async with database.read() as session:
+        actors = (await session.scalars(text("SELECT DISTINCT actor_id FROM audit_log"))).all()
+    pseudonyms = [a for a in actors if a.startswith("forgotten-user-")]
+    assert len(pseudonyms) == 1
+    # Aino still coordinates, alone.
+    [info] = cards_of(await bot.say("network info Digisumpit"))
+    assert "Ville" not in texts(info)
+    assert second > first
+
+
+async def test_the_last_coordinator_must_hand_over_first(bot: Harness) -> None:
+    await bot.say('network create "Kahvila" weekly', sender=VILLE)
+    await bot.say('network create "Digisumpit" weekly', sender=VILLE, conversation="19:other-chat")
+    await bot.say("follow Kahvila", **personal(VILLE, VILLE_CHAT))
+    await bot.say("forgetme", **personal(VILLE, VILLE_CHAT))
+    body = await bot.click("privacy.forget_confirm", {}, **personal(VILLE, VILLE_CHAT))
+    shown = texts(body["value"])
+    assert "Nothing was erased" in shown
+    assert "You are the last coordinator of Digisumpit, Kahvila." in shown
+    [card] = cards_of(await bot.say("mydata", **personal(VILLE, VILLE_CHAT)))
+    assert "Networks you follow\n• Kahvila" in texts(card)
+    # With a second coordinator for both, it goes through.
+    for network, chat in (("Kahvila", "19:group-chat"), ("Digisumpit", "19:other-chat")):
+        await bot.say(
+            f"network coordinators add {network} <at>Aino</at>",
+            sender=VILLE,
+            conversation=chat,
+            **mention(user(1, "Aino Coordinator")),
+        )
+    body = await bot.click("privacy.forget_confirm", {}, **personal(VILLE, VILLE_CHAT))
+    assert "You are forgotten" in texts(body["value"])
+    [info] = cards_of(await bot.say("network info Kahvila"))
+    assert "Coordinators\nAino Coordinator" in texts(info)
+
+
+async def test_an_ended_network_does_not_stop_forgetting(bot: Harness) -> None:
+    await bot.say('network create "Kahvila" weekly', sender=VILLE)
+    await bot.say("network end Kahvila", sender=VILLE)
+    body = await bot.click("privacy.forget_confirm", {}, **personal(VILLE, VILLE_CHAT))
+    assert "You are forgotten" in texts(body["value"])
+    left = traces(
+        await every_table(bot.app[PARTS].database), VILLE["id"], VILLE["aadObjectId"], VILLE["name"]
+    )
+    assert left == []
+
+
+async def test_cancelling_keeps_everything(bot: Harness) -> None:
+    await bot.say("network create Kahvila weekly")
+    await bot.say("follow Kahvila", **personal(VILLE, VILLE_CHAT))
+    body = await bot.click("privacy.forget_cancel", {}, **personal(VILLE, VILLE_CHAT))
+    assert "Nothing was erased" in texts(body["value"])
+    [card] = cards_of(await bot.say("mydata", **personal(VILLE, VILLE_CHAT)))
+    assert "Networks you follow\n• Kahvila" in texts(card)
+
+
+# --- uninstalling -------------------------------------------------------------------------------
+
+
+async def test_uninstalling_forgets_the_conversation_and_stops_its_jobs(bot: Harness) -> None:
+    await bot.say('network create "Digisumpit" weekly')
+    await bot.say("follow Digisumpit", **personal(VILLE, VILLE_CHAT))
+    [card] = cards_of(await bot.say(f'schedule Digisumpit "every thursday 14:00" link {JOIN}'))
+    draft = next(a["data"] for a in card["actions"] if a["verb"] == "session.confirm")
+    await bot.click("session.confirm", draft)
+    await bot.run_jobs()
+    parts = bot.app[PARTS]
+    services = parts.endpoint.bot.router.services
+    assert await services.refs.get("19:group-chat") is not None
+    sent_before = len(bot.connector.for_conversation("19:group-chat"))
+
+    await bot.post(bot.activity("installationUpdate", action="remove"))
+
+    assert await services.refs.get("19:group-chat") is None
+    [network] = await services.planning.networks.all()
+    assert network.home_conversation_id is None
+    # Weeks pass: nothing is posted there any more, and no job dies trying.
+    for _ in range(4):
+        await bot.advance(timedelta(days=7))
+    assert len(bot.connector.for_conversation("19:group-chat")) == sent_before
+    counts = await parts.runner.counts()
+    assert counts.get("dead", 0) == 0
+    entries = await services.audit.entries(f"network:{network.id}")
+    assert "network.unhomed" in [e["action"] for e in entries]
+    # Removing the bot twice (a redelivery, or conversationUpdate after installationUpdate) is fine.
+    removed = bot.activity("conversationUpdate", membersRemoved=[{"id": "28:tapaamo-bot"}])
+    await bot.post(removed)
+
+
+async def test_removing_the_app_from_a_team_forgets_its_channel_threads(bot: Harness) -> None:
+    general = "19:TeamGeneral@thread.tacv2"
+    in_channel = {"conversation": f"{general};messageid=1700000000000", "conversation_type": "channel"}
+    await bot.say('network create "Digisumpit" weekly', **in_channel)
+    await bot.say('network create "Kahvila" weekly')  # homed in a group chat: stays
+    services = bot.app[PARTS].endpoint.bot.router.services
+    assert await services.refs.get(in_channel["conversation"]) is not None
+    await bot.post(
+        bot.activity(
+            "installationUpdate",
+            action="remove",
+            conversation=general,
+            conversation_type="channel",
+            channelData={"tenant": {"id": "tenant-1"}, "team": {"id": general}},
+        )
+    )
+    assert await services.refs.get(in_channel["conversation"]) is None
+    assert await services.refs.get(general) is None
+    homes = {n.name: n.home_conversation_id for n in await services.planning.networks.all()}
+    assert homes == {"Digisumpit": None, "Kahvila": "19:group-chat"}
+    assert await services.refs.get("19:group-chat") is not None
+
+
+async def test_uninstalling_the_personal_app_forgets_the_personal_chat(bot: Harness) -> None:
+    await bot.say("networks", **personal(VILLE, VILLE_CHAT))
+    refs = bot.app[PARTS].endpoint.bot.router.services.refs
+    assert await refs.get(VILLE_CHAT) is not None
+    await bot.post(bot.activity("installationUpdate", action="remove", **personal(VILLE, VILLE_CHAT)))
+    assert await refs.get(VILLE_CHAT) is None
+
+
+# --- the privacy notice -----------------------------------------------------------------------
+
+
+async def test_privacy_notice_tells_what_why_how_long_and_who(tmp_path: Path) -> None:
+    async with privacy_bot(
+        tmp_path,
+        FakeClock(),
+        retention_participation_months=18,
+        retention_rsvp_days=60,
+        privacy_contact="tietosuoja@example.fi",
+    ) as bot:
+        [answer] = await bot.say("privacy")
+        [card] = cards_of([answer])
+        assert_valid_card(card)
+        shown = texts(card)
+        for heading in (
+            "What is kept",
+            "Why",
+            "How long",
+            "Who sees it",
+            "Feedback is anonymous",
+            "See and erase your data",
+        ):
+            assert f"\n{heading}\n" in shown
+        assert "Who took part in a session, by name: 18 months, then only as counts." in shown
+        assert "Who said they would come: 60 days after the session." in shown
+        assert "The audit log of coordinators' actions: 24 months." in shown
+        assert "Ids of messages already handled: 48 hours." in shown
+        assert "Results are shown only from 5 answers" in shown
+        assert "type \u201cmydata\u201d" in shown
+        assert "tietosuoja@example.fi" in shown
+        for word, lang in (("tietosuoja", "fi"), ("dataskydd", "sv")):
+            [other] = cards_of(await bot.say(word))
+            assert_valid_card(other)
+            assert other["lang"] == lang
+        [help_card] = cards_of(await bot.say("help"))
+        assert "privacy" in texts(help_card)
+
+
+# --- retention ----------------------------------------------------------------------------------
+
+
+async def test_the_purge_job_runs_through_the_job_runner(bot: Harness) -> None:
+    first, _second = await ville_takes_part(bot)
+    jobs = bot.app[PARTS].endpoint.bot.router.services.jobs
+    job = purge_job(bot.clock.now().date(), bot.clock.now())
+    assert job.dedupe_key == "privacy-purge:2026-01-05"
+    await jobs.enqueue(job)
+    await jobs.enqueue(job)  # the daily housekeeping may run twice: one purge per date
+    assert await bot.run_jobs() == 1
+    # 25 months on, the participation is only a count and the RSVP is gone.
+    bot.clock.advance(timedelta(days=31 * 25))
+    await jobs.enqueue(NewJob(PURGE, {}, bot.clock.now(), "privacy-purge:later"))
+    await bot.run_jobs()
+    database = bot.app[PARTS].database
+    async with database.read() as session:
+        rows = (await session.execute(text("SELECT participant_key, user_id FROM participations"))).all()
+        rsvps = await session.scalar(text("SELECT count(*) FROM rsvps"))
+    assert [(key[:5], user_id) for key, user_id in rows] == [("anon:", None)]
+    assert rsvps == 0
+    assert first > 0
+
+
+# --- the store on each database -------------------------------------------------------------
+
+
+@dataclass
+class Stores:
+    clock: FakeClock
+    networks: SqlNetworkStore
+    sessions: SqlSessionStore
+    ledger: SqlParticipationStore
+    polls: SqlPollStore
+    repos: Repositories
+    privacy: Privacy
+
+
+def stores_on(database: Database, clock: FakeClock) -> Stores:
+    repos = Repositories.build(database, clock)
+    networks = SqlNetworkStore(database)
+    privacy = Privacy(SqlPrivacyStore(database), repos.conversations, networks, repos.audit, clock)
+    return Stores(
+        clock,
+        networks,
+        SqlSessionStore(database),
+        SqlParticipationStore(database),
+        SqlPollStore(database),
+        repos,
+        privacy,
+    )
+
+
+async def a_network(s: Stores, name: str, creator: Person) -> Network:
+    planning = Planning(s.networks, s.sessions, s.repos.jobs, s.repos.audit, s.clock)
+    return await planning.create(
+        name=name, cadence=parse_cadence("weekly"), lang="en", creator=creator, home_conversation_id="19:home"
+    )
+
+
+async def a_session(s: Stores, network: Network, starts_at: datetime, draft: int) -> Session:
+    new = NewSession(network.id, starts_at, starts_at + timedelta(hours=1), "", None, draft_id=draft)
+    [session] = await s.sessions.add_sessions([new], s.clock.now())
+    return session
+
+
+def attendance(session: Session, who: Person, source: Source = Source.CHECKIN) -> Attendance:
+    return Attendance(
+        session_id=session.id,
+        key=participant_key(who.aad_id, who.user_id),
+        source=source,
+        seen_at=session.starts_at,
+        user_id=who.user_id,
+        name=who.name,
+        tenant_id="tenant-1",
+        email="ville@kunta.fi",
+    )
+
+
+async def a_closed_poll(s: Stores, session: Session, closed_at: datetime, comment: str) -> Poll:
+    poll = await s.polls.open(
+        Poll(
+            0,
+            session.id,
+            session.network_id,
+            ("work",),
+            True,
+            PollStatus.OPEN,
+            session.ends_at,
+            closed_at,
+            new_secret(),
+        )
+    )
+    assert poll.secret is not None
+    await s.polls.comment(poll.id, voter_key(poll.secret, "someone"), comment, session.ends_at)
+    await s.polls.close(poll.id, closed_at)
+    return poll
+
+
+async def test_the_purge_drops_what_is_older_than_its_limit_and_keeps_the_rest(database: Database) -> None:
+    now = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
+    s = stores_on(database, FakeClock(now))
+    someone = Person("29:someone", "Some One", "aad-someone")
+    network = await a_network(s, "Kahvila", someone)
+    old = await a_session(s, network, now - relativedelta(months=25), 1)
+    young = await a_session(s, network, now - relativedelta(months=23), 2)
+    ended_long_ago = await a_session(s, network, now - timedelta(days=92), 3)
+    ended_lately = await a_session(s, network, now - timedelta(days=88), 4)
+    upcoming = await a_session(s, network, now + timedelta(days=200), 5)
+    for session in (old, young):
+        await s.ledger.record(attendance(session, someone))
+    for session in (ended_long_ago, ended_lately, upcoming):
+        await s.sessions.rsvp(session.id, someone, now - timedelta(days=100))
+    audit = s.repos.audit
+    await audit.record(actor_id="29:someone", action="old", subject="x", at=now - relativedelta(months=25))
+    await audit.record(actor_id="29:someone", action="young", subject="x", at=now - relativedelta(months=23))
+    sent = s.repos.sent
+    await sent.record(
+        key="remind:old:29:someone", conversation_id="a:1", activity_id="1", at=now - timedelta(days=91)
+    )
+    await sent.record(
+        key="remind:young:29:someone", conversation_id="a:1", activity_id="2", at=now - timedelta(days=89)
+    )
+    await sent.record(
+        key=f"announce:{upcoming.id}",
+        conversation_id="19:home",
+        activity_id="3",
+        at=now - timedelta(days=100),
+    )
+    await sent.record(
+        key=f"announce:{old.id}", conversation_id="19:home", activity_id="4", at=now - timedelta(days=100)
+    )
+    for days in (31, 29):
+        await s.sessions.add_draft(
+            Draft(
+                0,
+                network.id,
+                "29:someone",
+                now,
+                timedelta(hours=1),
+                f"{days}",
+                None,
+                None,
+                None,
+                None,
+                DraftStatus.PENDING,
+                now - timedelta(days=days),
+            )
+        )
+    for label, at in (("old", now - relativedelta(months=25)), ("young", now - relativedelta(months=23))):
+        event = MeetingEvent(
+            f"event-{label}", "19:home", "participantJoin", at, payload={"members": ["aad-someone"]}
+        )
+        await s.ledger.add_event(event)
+    await a_closed_poll(s, old, now - relativedelta(months=25), "old comment")
+    await a_closed_poll(s, young, now - relativedelta(months=23), "young comment")
+
+    purged = await s.privacy.purge()
+
+    assert purged == {
+        "participations_anonymised": 1,
+        "audit_entries": 1,
+        "sent_messages": 2,  # an announcement stays while its session is to come
+        "rsvps": 1,
+        "drafts": 1,
+        "meeting_event_payloads": 1,
+        "poll_comments": 1,
+    }
+    async with database.read() as session:
+
+        def rows(sql: str) -> Any:
+            return session.execute(text(sql))
+
+        participations = (
+            await rows("SELECT session_id, participant_key, user_id, display_name, email FROM participations")
+        ).all()
+        assert sorted((r[0], r[1].startswith("anon:"), r[2], r[3], r[4]) for r in participations) == [
+            (old.id, True, None, "", None),
+            (young.id, False, "29:someone", "Some One", "ville@kunta.fi"),
+        ]
+        assert (await rows("SELECT action FROM audit_log WHERE subject = 'x'")).scalars().all() == ["young"]
+        assert sorted((await rows("SELECT key FROM sent_messages")).scalars().all()) == sorted(
+            [f"announce:{upcoming.id}", "remind:young:29:someone"]
+        )
+        assert sorted((await rows("SELECT session_id FROM rsvps")).scalars().all()) == sorted(
+            [ended_lately.id, upcoming.id]
+        )
+        assert (await rows("SELECT topic FROM drafts")).scalars().all() == ["29"]
+        events = dict((await rows("SELECT event_key, payload FROM meeting_events")).all())
+        assert events["event-old"] is None
+        assert events["event-young"] is not None
+        assert (await rows("SELECT text FROM poll_comments")).scalars().all() == ["young comment"]
+    # A second run finds nothing more: the counts of the first are final.
+    assert set((await s.privacy.purge()).values()) == {0}
+
+
+async def test_forgetting_leaves_no_trace_in_any_table(database: Database) -> None:
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    s = stores_on(database, FakeClock(now))
+    ville = Person(VILLE["id"], VILLE["name"], VILLE["aadObjectId"])
+    aino = Person("29:aino", "Aino Koordinaattori", "aad-aino")
+    ours = await a_network(s, "Digisumpit", aino)
+    await s.networks.add_coordinator(ours.id, Coordinator(ville.user_id, ville.name, ville.aad_id), now)
+    await s.repos.audit.record(
+        actor_id=aino.user_id,
+        action="coordinator.add",
+        subject=f"network:{ours.id}",
+        details={"user": ville.user_id, "note": f"welcome {ville.name}"},
+        at=now,
+    )
+    await s.repos.audit.record(actor_id=ville.user_id, action="session.confirm", subject="x", at=now)
+    session = await a_session(s, ours, now - timedelta(hours=2), 1)
+    await s.ledger.record(attendance(session, ville))
+    await s.ledger.record(attendance(session, aino))
+    await s.ledger.add_event(
+        MeetingEvent(
+            "e1", "19:home", "participantJoin", now, payload={"members": [ville.aad_id, aino.aad_id]}
+        )
+    )
+    await s.sessions.follow(ours.id, ville, now)
+    await s.sessions.rsvp(session.id, ville, now)
+    await s.sessions.add_draft(
+        Draft(
+            0,
+            ours.id,
+            ville.user_id,
+            now,
+            timedelta(hours=1),
+            "",
+            None,
+            None,
+            None,
+            None,
+            DraftStatus.PENDING,
+            now,
+        )
+    )
+    poll = await s.polls.open(
+        Poll(
+            0,
+            session.id,
+            ours.id,
+            ("work",),
+            True,
+            PollStatus.OPEN,
+            now,
+            now + timedelta(days=3),
+            new_secret(),
+        )
+    )
+    assert poll.secret is not None
+    mine = voter_key(poll.secret, participant_key(ville.aad_id, ville.user_id))
+    await s.polls.vote(poll.id, "work", mine, 4, now)
+    await s.polls.comment(poll.id, mine, "Hyvä!", now)
+    for conversation, kind, who in ((VILLE_CHAT, "personal", VILLE), ("19:home", "groupChat", VILLE)):
+        ref = ConversationRef(
+            conversation_id=conversation,
+            service_url="https://smba.trafficmanager.net/emea/",
+            channel_id="msteams",
+            kind=kind,  # type: ignore[arg-type]
+            tenant_id="tenant-1",
+            bot_id="28:bot",
+            user_id=who["id"] if kind == "personal" else None,
+            user_aad_id=who["aadObjectId"] if kind == "personal" else None,
+            locale="fi-FI",
+            reference={"user": who, "conversation": {"id": conversation}},
+            updated_at=now,
+        )
+        await s.repos.inbound.begin(f"{conversation}|activity-1", ref)
+        await s.repos.inbound.finish(
+            f"{conversation}|activity-1", {"value": {"refresh": {"userIds": [who["id"]]}}}
+        )
+    await s.repos.sent.record(
+        key=f"remind-personal:1:2:{ville.user_id}", conversation_id=VILLE_CHAT, activity_id="9", at=now
+    )
+    ids = (ville.user_id, VILLE["aadObjectId"], ville.name)
+    assert len(traces(await every_table(database), *ids)) >= 12
+
+    outcome = await s.privacy.forget(Subject(ville.user_id, ville.aad_id, ville.name))
+
+    assert outcome.done
+    assert outcome.counts["participations_anonymised"] == 1
+    assert outcome.counts["coordinator_roles"] == 1
+    assert outcome.counts["poll_answers_rekeyed"] == 2
+    assert traces(await every_table(database), *ids) == []
+    assert await s.polls.my_votes(poll.id, mine) == {}
+    assert await s.polls.votes(poll.id) == [("work", 4)]  # the answer stays, unlinkable
+    assert [p.key for p in await s.ledger.for_session(session.id) if not p.key.startswith("anon:")] == [
+        "aad-aino"
+    ]
+    network = await s.networks.get(ours.id)
+    assert network is not None
+    assert [c.user_id for c in network.coordinators] == [aino.user_id]
+    # Aino's data is all there.
+    left = await s.privacy.my_data(Subject(aino.user_id, aino.aad_id))
+    assert [t.network for t in left.coordinates] == ["Digisumpit"]
+    assert len(left.participations) == 1
+
+
+async def test_the_last_coordinator_blocks_forgetting_and_nothing_changes(database: Database) -> None:
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    s = stores_on(database, FakeClock(now))
+    ville = Person(VILLE["id"], VILLE["name"], VILLE["aadObjectId"])
+    ours = await a_network(s, "Kahvila", ville)
+    await s.sessions.follow(ours.id, ville, now)
+    before = await every_table(database)
+    outcome = await s.privacy.forget(Subject(ville.user_id, ville.aad_id.lower() if ville.aad_id else None))
+    assert outcome.blocked == ("Kahvila",)
+    assert not outcome.done
+    assert await every_table(database) == before
