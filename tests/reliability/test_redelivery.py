@@ -202,7 +202,8 @@ async def test_every_activity_kind_redelivered_changes_nothing(bot: Harness) -> 
         {"meeting_events": 1},
     )
     removed = bot.activity("conversationUpdate", membersRemoved=[{"id": BOT_ID}])
-    await r.check(removed, {"conversation_refs": -1})
+    # uninstalled: the conversation is forgotten, and the network homed there loses its home (audited)
+    await r.check(removed, {"conversation_refs": -1, "audit_log": 1})
 
     # Everything once more with the first ids, an hour later (long past a stale claim's takeover):
     # a finished turn is never taken again while the ledger keeps it.
