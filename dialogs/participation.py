@@ -190,6 +190,13 @@ def report_card(
                 returning=figure.returning,
             )
             body.append(cards.text(line))
+    if link and data.sessions:
+        alt = tr._(
+            "Bar chart of {network}: participants per session, new and returning, over {n} sessions.",
+            network=network.name,
+            n=tr.number(len(data.sessions)),
+        )
+        body.append({"type": "Image", "url": f"{link}/chart.png", "altText": alt, "size": "Stretch"})
     actions = [cards.open_url(tr._("Open the report"), link)] if link else []
     return cards.card(
         body, lang=tr.lang, fallback=tr._("{network}: participation", network=network.name), actions=actions

@@ -82,6 +82,12 @@ async def test_a_session_with_check_ins_and_meeting_events_is_reported(bot: Harn
     assert "Participants\n6" in shown  # users 2–7: five check-ins, one more from the join event
     assert "Sessions held\n1" in shown
     assert "6 participants (6 new, 0 returning)" in shown
+    # The card carries the chart as an image with alt text, served by the bot's web part.
+    [image] = [b for b in report["body"] if b.get("type") == "Image"]
+    assert "participants per session" in image["altText"]
+    chart = await bot.client.get(image["url"].split("127.0.0.1:3978", 1)[1])
+    assert chart.status == 200
+    assert (await chart.read())[:8] == b"\x89PNG\r\n\x1a\n"
 
     # A coordinator's correction: user 7 joined by mistake.
     await bot.say(
