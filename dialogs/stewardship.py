@@ -22,6 +22,7 @@ from domain.cadence import CadenceReport, CadenceStatus
 from domain.errors import UserError
 from domain.jobs import NewJob
 from domain.networks import Network, NetworkStatus, UnknownNetwork, parse_cadence
+from domain.sessions import Draft
 from domain.stewardship import (
     DAILY,
     END,
@@ -327,10 +328,10 @@ async def _network(ctx: Context, network_id: int) -> Network:
 
 
 def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None:
-    async def schedule(ctx: Context, payload: SchedulePayload) -> ActionResult:
+    async def suggested_draft(ctx: Context, payload: SchedulePayload) -> tuple[Network, Draft]:
+        """A draft at the nudge's suggested time; pressing any action answers the nudge."""
         network = await _network(ctx, payload.network)
-        svc = services(ctx)
-        draft = await svc.planning.draft(
+        draft = await services(ctx).planning.draft(
             network,
             person(ctx.turn),
             starts_at=payload.start,
@@ -340,21 +341,14 @@ def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None
         )
         if watch is not None:
             await watch.answered(network.id)
+        return network, draft
+
+    async def schedule(ctx: Context, payload: SchedulePayload) -> ActionResult:
+        _, draft = await suggested_draft(ctx, payload)
         return await confirm_and_report(ctx, draft.id)
 
     async def pick(ctx: Context, payload: SchedulePayload) -> ActionResult:
-        network = await _network(ctx, payload.network)
-        svc = services(ctx)
-        draft = await svc.planning.draft(
-            network,
-            person(ctx.turn),
-            starts_at=payload.start,
-            duration=timedelta(minutes=60),
-            topic="",
-            join_url=None,
-        )
-        if watch is not None:
-            await watch.answered(network.id)
+        network, draft = await suggested_draft(ctx, payload)
         when_value = ctx.tr.datetime(payload.start, network.timezone, "d.M.yyyy HH:mm")
         return ActionResult(card=change_card(ctx.tr, network, draft, when_value))
 
