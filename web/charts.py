@@ -11,11 +11,11 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import Locator
 
 Format = Literal["svg", "png"]
 
@@ -37,9 +37,19 @@ class SessionBar:
 
 
 def _figure(height: float = 3.6) -> Figure:
+    # matplotlib is imported on first use: it costs a second and a half of the bot's start-up.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(WIDTH, height), layout="constrained")
     FigureCanvasAgg(figure)
     return figure
+
+
+def _integer_ticks() -> Locator:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
 
 
 def _style(axes: object) -> None:
@@ -97,7 +107,7 @@ def participation_chart(
     )
     axes.set_xticks(positions, _thin([b.label for b in bars]))
     axes.set_ylabel(axis_label, color=INK)
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_locator(_integer_ticks())
     axes.grid(axis="y", color=GRID, linewidth=0.8)
     axes.set_xlim(-0.6, max(len(bars), 1) - 0.4)
     if bars:
@@ -128,7 +138,7 @@ def cadence_chart(
             tick.set_rotation(45)
             tick.set_horizontalalignment("right")
     axes.set_ylabel(axis_label, color=INK)
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_locator(_integer_ticks())
     axes.grid(axis="y", color=GRID, linewidth=0.8)
     axes.set_xlim(-0.6, max(len(months), 1) - 0.4)
     axes.set_ylim(0, max([target, *(count for _, count in months)]) * 1.25 + 0.5)
@@ -157,7 +167,7 @@ def feedback_chart(options: Sequence[tuple[str, int, str]], *, axis_label: str, 
             fontsize=10,
         )
     axes.set_xlabel(axis_label, color=INK)
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(_integer_ticks())
     axes.set_xlim(0, max([1, *counts]) * 1.3)
     axes.grid(axis="x", color=GRID, linewidth=0.8)
     return _render(figure, fmt)

@@ -23,9 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import text
 
-from storage.db import Database
 from tests.fakes.connector import FakeConnector, Received
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,13 +110,6 @@ def actions_of(card: Any) -> Iterator[dict[str, Any]]:
             yield from actions_of(value)
 
 
-def action_data(card: dict[str, Any], verb: str) -> dict[str, Any]:
-    for action in actions_of(card):
-        if action["verb"] == verb:
-            return dict(action.get("data") or {})
-    raise AssertionError(f"no {verb} action on the card")
-
-
 def job_key_of(received: Received) -> str | None:
     """The sender key a posted card was sent under, read back from the card itself.
 
@@ -135,17 +126,6 @@ def job_key_of(received: Received) -> str | None:
 
 
 # --- the database, read directly -------------------------------------------------------------------
-
-
-async def count(database: Database, table: str, where: str = "", **params: Any) -> int:
-    query = f"SELECT count(*) FROM {table}" + (f" WHERE {where}" if where else "")
-    async with database.read() as session:
-        return int((await session.execute(text(query), params)).scalar() or 0)
-
-
-async def rows(database: Database, query: str, **params: Any) -> list[Any]:
-    async with database.read() as session:
-        return list((await session.execute(text(query), params)).all())
 
 
 def sqlite_rows(path: Path, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

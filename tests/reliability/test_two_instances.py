@@ -5,10 +5,10 @@ processes (``python -m bot serve``, dev mode, job tick 0.1 s, batches of two job
 tickers keep competing for the same due jobs) are started on it at the same moment, so that they
 also race to migrate it. The test client is the load balancer: each attempt goes to the next
 instance in turn, and a delivery that is told to retry (503) or gets no answer is redelivered, with
-the same activity id, to the other instance. Everything is seeded through /api/messages: eight
-networks in eight conversations with two drafted sessions each, and a voting session whose poll is
-opened with ``poll #id``. Then all sixteen drafts are confirmed at once (a broadcast of sixteen
-announcement jobs that both instances' workers see), and sixty voters vote at once, each vote
+the same activity id, to the other instance. Everything is seeded through /api/messages: six
+networks in six conversations with two drafted sessions each, and a voting session whose poll is
+opened with ``poll #id``. Then all twelve drafts are confirmed at once (a broadcast of twelve
+announcement jobs that both instances' workers see), and forty voters vote at once, each vote
 delivered to one instance and redelivered with the same id to the other -- half of them while the
 first delivery is still being handled, half after it.
 
@@ -42,9 +42,9 @@ from tests.reliability.support import (
     wait_until,
 )
 
-NETWORKS = 8
+NETWORKS = 6
 DRAFTS_EACH = 2
-VOTERS = 60
+VOTERS = 40
 CARD = "application/vnd.microsoft.card.adaptive"
 
 
