@@ -27,6 +27,7 @@ from bot.app import PARTS, Parts, create_app
 from bot.settings import Settings
 from bot.teams import bot_was_removed
 from dialogs import privacy as privacy_dialogs
+from dialogs.i18n import Catalogs
 from domain.clock import FakeClock
 from domain.conversations import ConversationRef
 from domain.jobs import NewJob
@@ -230,7 +231,8 @@ async def test_mydata_shows_everything_held_and_downloads_it_as_json(bot: Harnes
     # Someone else's data is not in it, and a person without data gets an empty card.
     assert "Aino" not in json.dumps(data)
     [empty] = cards_of(await bot.say("omattiedot", **personal(user(3, "Outi Ulkopuolinen"), "a:1Outi")))
-    assert texts(empty).count("None.") == 7  # only the chat it was asked in
+    none = Catalogs()["fi"]._("None.")
+    assert texts(empty).count(none) == 7  # only the chat it was asked in
 
     # The link expires, and a tampered or unsigned one is refused.
     tampered = link[:-4] + ("AAAA" if not link.endswith("AAAA") else "BBBB")

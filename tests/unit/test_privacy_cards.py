@@ -130,4 +130,5 @@ async def test_the_commands_can_be_listed_without_the_service_and_answer_in_ever
         group = Turn("a1", "19:group", "groupChat", User("29:u", "U"), "en-US", text=word)
         [reply] = await router.handle_message(group)
         assert isinstance(reply, TextReply)
-        assert f"\u201c{asked}\u201d" in reply.text
+        # Quoted as the language writes quotes: “…” in English, ”…” in Finnish and Swedish.
+        assert f"\u201c{asked}\u201d" in reply.text or f"\u201d{asked}\u201d" in reply.text
