@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -226,14 +227,26 @@ def _row(cells: Sequence[str], bold: bool = False) -> cards.Element:
     }
 
 
+CONTEXT_SECONDS = 30.0  # how long a poll card may show a network's name or a session's time unchanged
+
+
 async def _context(svc: Services, poll: Poll) -> tuple[Network, Session]:
+    """The poll's network and session; kept briefly, since a vote burst asks for them per tap."""
+    cached = svc.cache.get(("poll-context", poll.id))
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1], cached[2]
     session = await svc.planning.session(poll.session_id)
     network = await svc.planning.networks.get(poll.network_id)
     assert network is not None
+    if len(svc.cache) > 1000:
+        svc.cache.clear()
+    svc.cache[("poll-context", poll.id)] = (time.monotonic() + CONTEXT_SECONDS, network, session)
     return network, session
 
 
-async def personal_poll(ctx: Context, poll: Poll, closed_notice: bool = False) -> dict[str, Any]:
+async def personal_poll(
+    ctx: Context, poll: Poll, closed_notice: bool = False, mine: dict[str, int] | None = None
+) -> dict[str, Any]:
     svc = services(ctx)
     network, session = await _context(svc, poll)
     tr = ctx.for_lang(network.lang)
@@ -251,7 +264,8 @@ async def personal_poll(ctx: Context, poll: Poll, closed_notice: bool = False) -
                 },
             )
         return card
-    mine = await svc.feedback.mine(poll, user_key(ctx.turn))
+    if mine is None:
+        mine = await svc.feedback.mine(poll, user_key(ctx.turn))
     live = await svc.feedback.results(poll) if svc.poll_live_counts else []
     return poll_card(tr, network, session, poll, mine=mine, live=live)
 
@@ -268,7 +282,9 @@ async def vote_action(ctx: Context, payload: VotePayload) -> ActionResult:
             "refused a vote not in poll %s", payload.poll, extra={"activity_id": ctx.turn.activity_id}
         )
         raise
-    return ActionResult(card=await personal_poll(ctx, poll))
+    # With one question the voter's answers are known: the one just given.
+    mine = {payload.q: payload.o} if len(poll.questions) == 1 else None
+    return ActionResult(card=await personal_poll(ctx, poll, mine=mine))
 
 
 async def view_action(ctx: Context, payload: PollPayload) -> ActionResult:

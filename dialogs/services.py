@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from domain.participation import Ledger
 from domain.planning import Planning
@@ -38,3 +38,4 @@ class Services:
     strong_share: float = 0.5
     recent_sessions: int = 10
     poll_live_counts: bool = False
+    cache: dict[Any, Any] = field(default_factory=dict)  # short-lived lookups of hot paths
