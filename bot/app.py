@@ -216,6 +216,9 @@ def create_app(
 
         async def housekeeping() -> None:
             await purge()
+            if database.raw_sqlite:
+                # Keep SQLite's query statistics fresh: without them the overview scans every row.
+                await database.sqlite_write(lambda connection: connection.execute("PRAGMA optimize"))
             today = clock.now().astimezone(ZoneInfo(settings.timezone)).date()
             await jobs.enqueue(purge_job(today, clock.now()))
             made = await planning.extend_all_series()
