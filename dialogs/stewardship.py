@@ -17,7 +17,7 @@ from dialogs.router import Command, Context, Router
 from dialogs.services import Services
 from dialogs.session_cards import cadence_text, change_card, note_card, when_text
 from dialogs.sessions import confirm_and_report
-from dialogs.turn import ActionResult, CardReply, Reply, lang_of_locale
+from dialogs.turn import ActionResult, CardReply, Reply, TextReply, lang_of_locale
 from domain.cadence import CadenceReport, CadenceStatus
 from domain.errors import UserError
 from domain.jobs import NewJob
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 class NotAdmin(UserError):
-    message_id = N_("Only Tapaamo's administrators can see the overview of all networks.")
+    message_id = N_("Only Tapaamo's administrators can do that.")
 
 
 class NetworkPayload(BaseModel):
@@ -427,6 +427,20 @@ def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None
         )
         return [CardReply(overview_card(ctx.tr, reports))]
 
+    async def evaluate_now(ctx: Context, args: str) -> Sequence[Reply]:
+        turn = ctx.turn
+        if turn.user.id not in admins and (turn.user.aad_id or "") not in admins:
+            raise NotAdmin()
+        if watch is None:
+            return []
+        queued = await watch.daily(at_once=True)
+        text = ctx.tr.n_(
+            "Every network's cadence is evaluated now: {n} nudge is on its way.",
+            "Every network's cadence is evaluated now: {n} nudges are on their way.",
+            queued,
+        )
+        return [TextReply(text)]
+
     router.action("nudge.schedule", SchedulePayload, schedule)
     router.action("nudge.pick", SchedulePayload, pick)
     router.action("nudge.snooze", SnoozePayload, snooze)
@@ -442,6 +456,15 @@ def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None
             aliases={"en": ("overview",), "fi": ("yleiskuva",), "sv": ("översikt",)},
             handler=overview,
             summary=N_("Every network by how often it meets, lapsed and fading first (administrators)."),
+            coordinator_only=True,
+        )
+    )
+    router.command(
+        Command(
+            name="evaluate",
+            aliases={"en": ("evaluate",), "fi": ("arvioi",), "sv": ("utvärdera",)},
+            handler=evaluate_now,
+            summary=N_("Evaluate every network's cadence now and send the nudges due (administrators)."),
             coordinator_only=True,
         )
     )

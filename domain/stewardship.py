@@ -129,8 +129,10 @@ class Watch:
             out.append((network, evaluate(network, held, scheduled, now)))
         return out
 
-    async def daily(self) -> int:
-        """Evaluate every active network; enqueue nudges and lifecycle steps. Returns nudges enqueued."""
+    async def daily(self, *, at_once: bool = False) -> int:
+        """Evaluate every active network; enqueue nudges and lifecycle steps. Returns nudges enqueued.
+
+        ``at_once``: an administrator asked, so nudges go now rather than in the next working hours."""
         now = self.clock.now()
         states = await self.nudges.all()
         enqueued = 0
@@ -141,7 +143,7 @@ class Watch:
                 if state.cause is not None or state.unanswered:
                     await self.nudges.save(replace(state, cause=None, unanswered=0))  # the cause is gone
             elif nudge_due(report, state, now, self.settings):
-                at = working_time(now, network.timezone, self.settings)
+                at = now if at_once else working_time(now, network.timezone, self.settings)
                 stamp = at.astimezone(ZoneInfo(network.timezone)).date().isoformat()
                 payload = {"network_id": network.id, "cause": cause}
                 await self.jobs.enqueue(NewJob(NUDGE, payload, at, f"nudge:{network.id}:{stamp}"))

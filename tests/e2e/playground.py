@@ -321,6 +321,8 @@ async def start_stack(workdir: Path, roster: Roster = ROSTER, *, startup_timeout
         TAPAAMO_SHUTDOWN_GRACE_SECONDS="3",
         # Durable jobs (announcements, card updates, polls) run within a fraction of a second.
         TAPAAMO_JOB_TICK_SECONDS="0.2",
+        # The current user administers Tapaamo: `overview` and `evaluate` answer her.
+        TAPAAMO_ADMINS=json.dumps([roster.me.aad_object_id]),
         PYTHONUNBUFFERED="1",
     )
     bot = ChildProcess("bot", [sys.executable, "-m", "bot", "serve"], env, workdir / "bot.log")

@@ -158,3 +158,11 @@ async def test_a_fixed_term_network_ends_on_its_date(bot: Harness) -> None:
     [listing] = cards_of(await bot.say("sessions Kevätverkosto"))
     assert "cancelled" in texts(listing)
     assert "Upcoming\nNothing scheduled." in texts(listing) or "(cancelled)" in texts(listing)
+
+
+async def test_only_administrators_evaluate_and_see_the_overview(bot: Harness) -> None:
+    for command in ("evaluate", "overview"):
+        [reply] = await bot.say(command, sender=user(5, "Someone Else"))
+        assert reply["text"] == "Only Tapaamo's administrators can do that."
+    [reply] = await bot.say("evaluate")
+    assert reply["text"] == "Every network's cadence is evaluated now: 0 nudges are on their way."
