@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -150,20 +151,15 @@ class SqlNetworkStore:
             raise DuplicateName(name=network.name) from error
 
     async def add_coordinator(self, network_id: int, coordinator: Coordinator, at: datetime) -> bool:
-        statement = (
-            _insert(self._db, CoordinatorRow)
-            .values(
-                network_id=network_id,
-                user_id=coordinator.user_id,
-                name=coordinator.name,
-                aad_id=coordinator.aad_id,
-                added_at=as_utc(at),
-            )
-            .on_conflict_do_nothing()
+        return await _insert_new(
+            self._db,
+            CoordinatorRow,
+            network_id=network_id,
+            user_id=coordinator.user_id,
+            name=coordinator.name,
+            aad_id=coordinator.aad_id,
+            added_at=as_utc(at),
         )
-        async with self._db.write() as session:
-            result = await session.execute(statement)
-            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def remove_coordinator(self, network_id: int, user_id: str) -> bool:
         async with self._db.write() as session:
@@ -180,6 +176,13 @@ class SqlNetworkStore:
                 )
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def _insert_new(db: Database, model: type[Any], **values: object) -> bool:
+    """Insert a row unless its key is taken; True if it was new (the idempotent writes here)."""
+    async with db.write() as session:
+        result = await session.execute(_insert(db, model).values(**values).on_conflict_do_nothing())
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _draft(row: DraftRow) -> Draft:
@@ -390,20 +393,15 @@ class SqlSessionStore:
             )
 
     async def rsvp(self, session_id: int, person: Person, at: datetime) -> bool:
-        statement = (
-            _insert(self._db, RsvpRow)
-            .values(
-                session_id=session_id,
-                user_id=person.user_id,
-                name=person.name,
-                aad_id=person.aad_id,
-                at=as_utc(at),
-            )
-            .on_conflict_do_nothing()
+        return await _insert_new(
+            self._db,
+            RsvpRow,
+            session_id=session_id,
+            user_id=person.user_id,
+            name=person.name,
+            aad_id=person.aad_id,
+            at=as_utc(at),
         )
-        async with self._db.write() as session:
-            result = await session.execute(statement)
-            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def unrsvp(self, session_id: int, user_id: str) -> bool:
         async with self._db.write() as session:
@@ -422,20 +420,15 @@ class SqlSessionStore:
         return [Person(row.user_id, row.name, row.aad_id) for row in rows]
 
     async def follow(self, network_id: int, person: Person, at: datetime) -> bool:
-        statement = (
-            _insert(self._db, FollowerRow)
-            .values(
-                network_id=network_id,
-                user_id=person.user_id,
-                name=person.name,
-                aad_id=person.aad_id,
-                since=as_utc(at),
-            )
-            .on_conflict_do_nothing()
+        return await _insert_new(
+            self._db,
+            FollowerRow,
+            network_id=network_id,
+            user_id=person.user_id,
+            name=person.name,
+            aad_id=person.aad_id,
+            since=as_utc(at),
         )
-        async with self._db.write() as session:
-            result = await session.execute(statement)
-            return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def unfollow(self, network_id: int, user_id: str) -> bool:
         async with self._db.write() as session:
