@@ -157,17 +157,21 @@ class Router:
 
     def _unknown(self, ctx: Context, word: str) -> str:
         # The user's own language first ("halp" is "help", not "hjälp"), then any language.
-        own = [fold(a) for command in self.commands for a in command.aliases.get(ctx.lang, ())]
-        close = difflib.get_close_matches(fold(word), own, n=1, cutoff=0.6) or difflib.get_close_matches(
-            fold(word), list(self._by_alias), n=1, cutoff=0.6
-        )
+        # Matched folded ("hjalp"), suggested as written ("hjälp").
+        own = {fold(a): a for command in self.commands for a in command.aliases.get(ctx.lang, ())}
+        written = {
+            fold(a): a for command in self.commands for aliases in command.aliases.values() for a in aliases
+        }
+        close = difflib.get_close_matches(
+            fold(word), list(own), n=1, cutoff=0.6
+        ) or difflib.get_close_matches(fold(word), list(written), n=1, cutoff=0.6)
         help_word = self.help_alias(ctx.lang)
         if close:
             return ctx.tr._(
                 "I don't know \u201c{command}\u201d. Did you mean \u201c{suggestion}\u201d? "
                 "Type \u201c{help}\u201d to see what I can do.",
                 command=word,
-                suggestion=close[0],
+                suggestion=own.get(close[0]) or written[close[0]],
                 help=help_word,
             )
         return ctx.tr._(
