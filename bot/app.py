@@ -65,6 +65,9 @@ class ConfigurationError(Exception):
 
 
 def check_settings(settings: Settings) -> None:
+    problem = settings.certificate_problem()
+    if problem:
+        raise ConfigurationError(problem)
     if settings.is_dev:
         if settings.host not in ("127.0.0.1", "localhost", "::1"):
             raise ConfigurationError("dev mode (TAPAAMO_ENV=dev) binds to 127.0.0.1 only")
@@ -124,6 +127,7 @@ def create_app(
             tenant_id=settings.tenant_id,
             authority_host=settings.login_authority,
             secret=settings.app_password.get_secret_value(),
+            certificate=settings.app_certificate(),
         )
         connector = ConnectorClient(session, tokens)
         graph = build_graph(settings, session)

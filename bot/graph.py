@@ -549,17 +549,18 @@ def build_graph(
 ) -> GraphClient | None:
     """The Graph client the settings ask for, or None when Graph is off or not configured."""
     secret = settings.app_password.get_secret_value()
+    certificate = settings.app_certificate()
     if not (
         settings.graph_enabled
         and settings.app_id
-        and secret
+        and (secret or certificate)
         and settings.tenant_id
         and settings.graph_organizer_user_id
     ):
         if settings.graph_enabled:
             log.warning(
-                "TAPAAMO_GRAPH_ENABLED is set but app id, secret, tenant id or organizer user id is "
-                "missing: meetings are not created through Graph",
+                "TAPAAMO_GRAPH_ENABLED is set but app id, secret or certificate, tenant id or organizer "
+                "user id is missing: meetings are not created through Graph",
                 extra={"type": "graph"},
             )
         return None
@@ -572,6 +573,7 @@ def build_graph(
         tenant_id=settings.tenant_id,
         authority_host=settings.login_authority,
         secret=secret,
+        certificate=certificate,
         ca_bundle=settings.graph_ca_bundle,
     )
     return GraphClient(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -127,9 +128,79 @@ class Settings(BaseSettings):
             missing.append("TAPAAMO_APP_ID")
         if not self.app_password.get_secret_value() and not self.app_certificate_path:
             missing.append("TAPAAMO_APP_PASSWORD or TAPAAMO_APP_CERTIFICATE_PATH")
+        if self.app_certificate_path and not self.app_certificate_thumbprint:
+            missing.append("TAPAAMO_APP_CERTIFICATE_THUMBPRINT")
         if not self.tenant_id:
             missing.append("TAPAAMO_TENANT_ID")
         return missing
+
+    def certificate_problem(self) -> str | None:
+        """Why the configured certificate cannot sign in (one line), or None when it can or none is set."""
+        try:
+            self.app_certificate()
+        except CertificateError as error:
+            return str(error)
+        return None
+
+    def app_certificate(self) -> dict[str, str] | None:
+        """The certificate as msal's client credential (private key PEM and thumbprint), or None.
+
+        Raises CertificateError when the file is missing, holds no private key, or holds a
+        certificate other than the thumbprint's.
+        """
+        path = self.app_certificate_path
+        if path is None:
+            return None
+        where = f"TAPAAMO_APP_CERTIFICATE_PATH={path}"
+        try:
+            pem = path.read_bytes()
+        except OSError as error:
+            raise CertificateError(f"{where} cannot be read: {error.strerror or error}") from error
+        return certificate_credential(pem, self.app_certificate_thumbprint, where)
+
+
+class CertificateError(ValueError):
+    """The certificate credential is unusable; the message is one line saying why."""
+
+
+_PEM_KEY = re.compile(rb"-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----.+?-----END \1-----", re.S)
+_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def certificate_credential(pem: bytes, thumbprint: str, where: str = "the certificate") -> dict[str, str]:
+    """msal's ``client_credential`` for a PEM holding a private key (and, usually, its certificate)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    key_block = _PEM_KEY.search(pem)
+    if key_block is None:
+        raise CertificateError(
+            f"{where} holds no private key (a PEM with the key and the certificate is needed)"
+        )
+    try:
+        serialization.load_pem_private_key(key_block.group(0), password=None)
+    except (ValueError, TypeError) as error:
+        raise CertificateError(
+            f"{where}: the private key cannot be read (encrypted or damaged): {' '.join(str(error).split())}"
+        ) from error
+    print_hex = re.sub(r"[^0-9A-Fa-f]", "", thumbprint).upper()
+    if len(print_hex) not in (40, 64):
+        raise CertificateError(
+            "TAPAAMO_APP_CERTIFICATE_THUMBPRINT must be the certificate's SHA-1 thumbprint in hex "
+            "(40 digits, as the Azure portal shows it)"
+        )
+    cert_block = _PEM_CERT.search(pem)
+    if cert_block is not None:
+        cert = x509.load_pem_x509_certificate(cert_block.group(0))
+        prints = {
+            cert.fingerprint(hashes.SHA1()).hex().upper(),
+            cert.fingerprint(hashes.SHA256()).hex().upper(),
+        }
+        if print_hex not in prints:
+            raise CertificateError(
+                f"TAPAAMO_APP_CERTIFICATE_THUMBPRINT does not match the certificate in {where}"
+            )
+    return {"private_key": key_block.group(0).decode(), "thumbprint": print_hex}
 
 
 def markdown_table() -> str:
