@@ -34,7 +34,8 @@ from common import Process, percentile, result, rss_mb, start_bot, start_connect
 from votes import burst, open_poll, seed
 
 START_GOAL = 2.0
-IDLE_GOAL_MB = 150.0
+IDLE_GOAL_MB = 150.0  # the goal is in MB (10**6 bytes); RSS is measured in MiB
+IDLE_GOAL_MIB = IDLE_GOAL_MB * 1e6 / 2**20  # 143.05 MiB
 ids = itertools.count(1)
 
 
@@ -160,10 +161,16 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> int:
         connector.stop()
     result("memory.start_fresh", round(fresh_start, 2), "s", f"< {START_GOAL:g} s", fresh_start < START_GOAL)
     result("memory.start", round(restart, 2), "s", f"< {START_GOAL:g} s", restart < START_GOAL)
-    result("memory.idle_rss", round(idle, 1), "MiB", f"< {IDLE_GOAL_MB:g} MB", idle < IDLE_GOAL_MB)
+    result(
+        "memory.idle_rss",
+        round(idle, 1),
+        "MiB",
+        f"< {IDLE_GOAL_MB:g} MB ({IDLE_GOAL_MIB:.0f} MiB)",
+        idle < IDLE_GOAL_MIB,
+    )
     result("memory.loaded_rss", round(loaded, 1), "MiB", "-", None)
     result("memory.peak_rss", round(peak, 1), "MiB", "-", None)
-    return 0 if restart < START_GOAL and idle < IDLE_GOAL_MB else 1
+    return 0 if restart < START_GOAL and idle < IDLE_GOAL_MIB else 1
 
 
 def main() -> int:

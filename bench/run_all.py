@@ -21,6 +21,7 @@ import platform
 import re
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -138,6 +139,9 @@ def run(bench: str, timeout: float) -> Run:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert process.stdout is not None
+    # A bench that hangs without printing never reaches the loop's own check: kill it on a timer.
+    watchdog = threading.Timer(timeout, process.kill)
+    watchdog.start()
     code: int | None
     try:
         for line in process.stdout:
@@ -149,6 +153,11 @@ def run(bench: str, timeout: float) -> Run:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+        print(f"  ! {bench} killed after {timeout:.0f} s")
+        code = None
+    finally:
+        watchdog.cancel()
+    if code is not None and code < 0 and time.monotonic() - began >= timeout:
         print(f"  ! {bench} killed after {timeout:.0f} s")
         code = None
     seconds = time.monotonic() - began

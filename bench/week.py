@@ -4,9 +4,11 @@
 
 The app is built as it runs (bot.app.create_app, dev mode, a fresh SQLite file) with a FakeClock and
 no ticker; its Sender is the real one (RateLimiter with Teams' per-conversation windows and the
-tenant rate of 50/s) and posts to a FakeConnector on 127.0.0.1. Set-up goes through Planning with
-the SQL stores: for each network a home channel, a follower with a personal chat, a weekly series
-drafted and confirmed (so 10 sessions ahead and their jobs, as a coordinator's click makes them).
+tenant rate of 50/s) and posts to a FakeConnector on 127.0.0.1 that takes 0.1 s to answer, as
+the real Bot Connector does (an instant fake would hide jobs that send one after another).
+Set-up goes through Planning with the SQL stores: for each network a home channel, a follower
+with a personal chat, a weekly series drafted and confirmed (so 10 sessions ahead and their jobs,
+as a coordinator's click makes them).
 
 Then the week is played: the clock jumps to the next due job and the job runner runs everything
 that is due, as the ticker would, only without waiting for the clock. (No daily housekeeping in
@@ -164,7 +166,7 @@ async def housekeeping_run(app: web.Application, clock: FakeClock) -> float:
 
 async def main_async(args: argparse.Namespace, workdir: Path) -> int:
     clock = FakeClock(START.replace(hour=6))
-    async with FakeConnector(seed=1) as fake:
+    async with FakeConnector(seed=1, latency=args.latency) as fake:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             env="dev",
@@ -254,6 +256,12 @@ def main() -> int:
     parser.add_argument("--followers", type=int, default=1, help="followers with a 1:1 chat, per network")
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--rate", type=float, default=50.0, help="the tenant's messages a second")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.1,
+        help="seconds the fake Bot Connector takes to answer (Teams takes 0.1-0.3 s; 0 hides serial sending)",
+    )
     parser.add_argument(
         "--profile", type=int, nargs="?", const=25, default=0, metavar="TOP", help="py-spy the week's run"
     )
