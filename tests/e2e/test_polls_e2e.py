@@ -2,10 +2,11 @@
 person, closed early by the coordinator, results as count and percent.
 
 "Kaffe med Uffe" (in Swedish) holds a session: Teams says the meeting started and ended, and the
-job that follows the end posts the poll card in the group chat. Five people tap an answer (one
-changes it, and taps the new one twice); each sees their own answer marked. The coordinator closes
-the poll with "poll #ID close": the results card is posted and replaces the poll card, with five
-answers, their counts and percentages and the mean. A tap after that gets the "closed" card.
+job that follows the end posts the poll card in the group chat. Six people tap an answer (one
+changes it, another taps the same one twice, one doesn't know); each sees their own answer marked.
+The coordinator closes the poll with "poll #ID close": the results card is posted and replaces the
+poll card, with six answers (five on the scale), their counts and percentages and the mean.
+A tap after that gets the "closed" card.
 """
 
 from __future__ import annotations
@@ -81,8 +82,19 @@ async def test_poll_opens_after_the_meeting_and_shows_the_results_when_closed(
     buttons = vote_buttons(card)
     assert [buttons[o]["title"] for o in (*SCALE, DONT_KNOW)] == [label(o) for o in (*SCALE, DONT_KNOW)]
 
+    # Six people: Mikko changes his answer, Johanna taps the same answer twice, Elina doesn't know.
     mikko, ebba, johanna, oskar, elina = roster.others
-    taps = [(mikko, 5), (ebba, 4), (johanna, 4), (oskar, 3), (elina, DONT_KNOW), (ebba, 5), (ebba, 5)]
+    me = roster.me
+    taps = [
+        (me, 5),
+        (mikko, 3),
+        (ebba, 4),
+        (johanna, 4),
+        (oskar, 3),
+        (elina, DONT_KNOW),
+        (mikko, 5),
+        (johanna, 4),
+    ]
     for user, option in taps:
         answer = await playground.invoke(
             chat, posted["id"], "poll.vote", buttons[option]["data"], from_user=user
@@ -106,11 +118,12 @@ async def test_poll_opens_after_the_meeting_and_shows_the_results_when_closed(
     results = await playground.next_bot_message(chat, wanted=of_network(SV._("Feedback results")))
     shown = card_text(only_card(results))
     log.info("results:\n%s", shown)
-    expected = {5: 2, 4: 1, 3: 1, 2: 0, 1: 0, DONT_KNOW: 1}  # Ebba's last answer counts, once
+    # One answer a person (Mikko's last, Johanna's once); five on the scale, one "don't know".
+    expected = {5: 2, 4: 2, 3: 1, 2: 0, 1: 0, DONT_KNOW: 1}
     for option, count in expected.items():
-        assert f"{label(option)}\n{count}\n{SV.percent(count / 5)}\n" in shown + "\n", label(option)
-    assert SV.n_("{n} answer", "{n} answers", 5) in shown
-    assert SV._("mean {mean} on the 1\u20135 scale", mean=SV.number(4.25, 2)) in shown
+        assert f"{label(option)}\n{count}\n{SV.percent(count / 6)}\n" in shown + "\n", label(option)
+    assert SV.n_("{n} answer", "{n} answers", 6) in shown
+    assert SV._("mean {mean} on the 1\u20135 scale", mean=SV.number(4.2, 2)) in shown
 
     # The poll card itself turns into the results: no more buttons.
     update = await playground.next_bot_update(
@@ -121,4 +134,4 @@ async def test_poll_opens_after_the_meeting_and_shows_the_results_when_closed(
     # A late tap (from a stale card) stores nothing and says the poll has closed.
     late = await playground.invoke(chat, posted["id"], "poll.vote", buttons[1]["data"], from_user=roster.me)
     assert SV._("This poll has closed. Thank you!") in card_text(late["value"])
-    assert SV.n_("{n} answer", "{n} answers", 5) in card_text(late["value"])
+    assert SV.n_("{n} answer", "{n} answers", 6) in card_text(late["value"])
