@@ -7,12 +7,12 @@ Message ids are the English text with ``{name}`` placeholders; catalogs live in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 
@@ -34,7 +34,16 @@ class Translator:
     def _(self, msgid: str, **params: object) -> str:
         """The translation of ``msgid`` with ``params`` filled in; the id itself if untranslated."""
         text = self._messages.get(msgid) or msgid
-        return text.format(**params) if params else text
+        return text.format(**{k: self._value(v) for k, v in params.items()}) if params else text
+
+    def _value(self, value: object) -> object:
+        """Dates and times given as parameters, written as people of this language write them."""
+        day = "d MMMM yyyy" if self.lang == "en" else "d.M.yyyy"
+        if isinstance(value, datetime):
+            return format_datetime(value, f"EEEE {day} HH:mm", locale=self.locale)
+        if isinstance(value, date):
+            return format_date(value, day, locale=self.locale)
+        return value
 
     def n_(self, singular: str, plural: str, n: int, **params: object) -> str:
         forms = self._plurals.get(singular)

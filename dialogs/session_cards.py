@@ -8,9 +8,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import get_day_names, get_timezone_name
+from babel.lists import format_list
 
 from dialogs import cards
-from dialogs.i18n import Translator
+from dialogs.i18n import N_, Translator
 from domain.networks import Network, NetworkStatus
 from domain.sessions import Draft, Session, SessionStatus
 
@@ -31,25 +32,50 @@ def minutes_text(tr: Translator, duration: timedelta) -> str:
     return tr.n_("{n} minute", "{n} minutes", minutes)
 
 
+ORDINALS = {
+    1: N_("first"),
+    2: N_("second"),
+    3: N_("third"),
+    4: N_("fourth"),
+    5: N_("fifth"),
+    -1: N_("last"),
+}
+
+
 def repeat_text(tr: Translator, rrule: str | None, until: Any = None, count: int | None = None) -> str | None:
-    """ "every Thursday until 27.5.2027" from an RRULE, in the card's language."""
+    """ "every Monday and Thursday until 27 May 2027" from an RRULE, in the card's language."""
     if not rrule:
         return None
     parts = dict(part.split("=", 1) for part in rrule.removeprefix("RRULE:").split(";") if "=" in part)
-    day = parts.get("BYDAY", "")[-2:]
-    weekday = (
-        get_day_names("wide", context="stand-alone", locale=tr.locale)[WEEKDAYS[day]]
-        if day in WEEKDAYS
-        else ""
-    )
+    names = get_day_names("wide", context="stand-alone", locale=tr.locale)
+    days = [day for day in parts.get("BYDAY", "").split(",") if day[-2:] in WEEKDAYS]
+    weekday = format_list([names[WEEKDAYS[day[-2:]]] for day in days], locale=tr.locale) if days else ""
+    try:
+        interval = max(1, int(parts.get("INTERVAL", "1")))
+    except ValueError:
+        interval = 1
     if parts.get("FREQ") == "MONTHLY":
-        text = tr._("monthly")
-    elif parts.get("INTERVAL", "1") == "2":
+        position = days[0][:-2] if days else ""
+        ordinal = ORDINALS.get(int(position)) if position.lstrip("-").isdigit() else None
+        if ordinal is None or len(days) != 1:
+            text = tr._("monthly") if interval == 1 else tr._("every {n} months", n=interval)
+        elif interval == 1:
+            text = tr._("the {ordinal} {weekday} of every month", ordinal=tr._(ordinal), weekday=weekday)
+        else:
+            text = tr._(
+                "the {ordinal} {weekday} of every {n} months",
+                ordinal=tr._(ordinal),
+                weekday=weekday,
+                n=interval,
+            )
+    elif interval == 2:
         text = tr._("every other {weekday}", weekday=weekday)
+    elif interval > 2:
+        text = tr._("every {n} weeks on {weekday}", n=interval, weekday=weekday)
     else:
         text = tr._("every {weekday}", weekday=weekday)
     if until:
-        text += " " + tr._("until {date}", date=f"{until.day}.{until.month}.{until.year}")
+        text += " " + tr._("until {date}", date=until)
     if count:
         text += ", " + tr.n_("{n} time", "{n} times", count)
     return text

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,12 +22,13 @@ from domain.sessions import (
     DEFAULT_DURATION,
     Draft,
     DraftGone,
+    DraftStatus,
     Session,
     check_link,
     check_topic,
     parse_session_ref,
 )
-from domain.when import Recurrence, When, parse_duration, parse_limit, parse_when, with_limit
+from domain.when import When, parse_duration, parse_limit, parse_when, with_limit, with_rule
 
 USAGE: dict[Lang, str] = {
     "en": 'schedule NAME "next thursday 14:00" [60 min] ["topic"] [link URL] [until 27.5.2027 | 10 times]',
@@ -133,7 +135,16 @@ def _parse_rest(
 
 
 def _warnings(tr: Translator, when: When) -> list[str]:
-    return [tr._(notice.message_id, **notice.kwargs) for notice in when.warnings]
+    return [tr._(notice.message_id, **_dated(notice.kwargs)) for notice in when.warnings]
+
+
+def _dated(params: dict[str, str]) -> dict[str, object]:
+    """Notice parameters with their ISO dates as dates, so that the translator writes them."""
+    result: dict[str, object] = dict(params)
+    for key, value in params.items():
+        with contextlib.suppress(ValueError):
+            result[key] = date.fromisoformat(value) if len(value) == 10 else value
+    return result
 
 
 async def schedule_command(ctx: Context, args: str) -> Sequence[Reply]:
@@ -311,6 +322,11 @@ async def confirm_and_report(ctx: Context, draft_id: int) -> ActionResult:
             tr, confirmed.series.rrule, confirmed.series.until, confirmed.series.count
         )
         lines.insert(1, tr._("Repeats {repeats}.", repeats=repeats))
+    if confirmed.paused:
+        lines[-1] = tr._(
+            "{network} is paused: nothing is announced until it is resumed; then the announcement is posted.",
+            network=network.name,
+        )
     return ActionResult(card=note_card(tr, tr._("Scheduled \u2714"), lines))
 
 
@@ -328,16 +344,22 @@ async def change_action(ctx: Context, payload: DraftPayload) -> ActionResult:
 
 async def redraft_action(ctx: Context, payload: RedraftPayload) -> ActionResult:
     svc = services(ctx)
-    old = await svc.planning.discard(payload.draft, person(ctx.turn))
+    old = await svc.sessions.get_draft(payload.draft)
+    if old is None or old.status != DraftStatus.PENDING:
+        raise DraftGone()
     network = await svc.planning.networks.get(old.network_id)
     assert network is not None
+    svc.planning.require_coordinator(network, person(ctx.turn))
+    # Everything is read before the old draft is discarded: a typo leaves it as it was.
     when = parse_when(payload.when, lang=ctx.lang, tz=network.timezone, now=ctx.clock.now())
     if old.rrule and when.recurrence is None:
-        when = When(when.start, Recurrence(old.rrule, when.start, old.until, old.count), when.warnings)
+        when = with_rule(when, old.rrule, old.until, old.count, lang=ctx.lang, previous=old.starts_at)
     duration = old.duration
     if payload.minutes not in (None, ""):
         duration = parse_duration(str(payload.minutes)) or old.duration
-    draft = await _draft(ctx, network, when, duration, check_topic(payload.topic), old.join_url)
+    topic = check_topic(payload.topic)
+    await svc.planning.discard(old.id, person(ctx.turn))
+    draft = await _draft(ctx, network, when, duration, topic, old.join_url)
     return ActionResult(card=session_cards.confirm_card(ctx.tr, network, draft, _warnings(ctx.tr, when)))
 
 

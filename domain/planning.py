@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrulestr
 
 from domain.clock import Clock
-from domain.errors import UserError
+from domain.errors import PastDate, UserError
 from domain.jobs import NewJob
 from domain.networks import (
     Cadence,
@@ -78,6 +78,7 @@ class Confirmed:
     sessions: Sequence[Session]
     series: Series | None
     first_time: bool  # False when the draft had been confirmed before (a repeated click)
+    paused: bool = False  # the network is paused: nothing is announced until it resumes
 
 
 class Planning:
@@ -261,6 +262,12 @@ class Planning:
         network = await self._network(draft.network_id)
         self.require_coordinator(network, person)
         first_time = draft.status == DraftStatus.PENDING
+        if first_time:
+            # The card may have waited: check again what was checked when the draft was made.
+            if network.status == NetworkStatus.ENDED:
+                raise NetworkEnded(network=network.name)
+            if draft.starts_at <= self.clock.now():
+                raise PastDate(when=draft.starts_at.astimezone(ZoneInfo(network.timezone)))
         series = None
         if draft.rrule:
             series = await self.sessions.add_series(
@@ -292,7 +299,7 @@ class Planning:
             await self._enqueue_for(sessions, first=True)
         if await self.sessions.set_draft_status(draft.id, DraftStatus.PENDING, DraftStatus.CONFIRMED):
             await self._audit(person, "session.confirm", network, {"draft": draft.id})
-        return Confirmed(sessions, series, first_time)
+        return Confirmed(sessions, series, first_time, paused=network.status == NetworkStatus.PAUSED)
 
     async def discard(self, draft_id: int, person: Person) -> Draft:
         draft = await self.sessions.get_draft(draft_id)
@@ -310,7 +317,12 @@ class Planning:
         local_first = series.first_start.astimezone(zone).replace(tzinfo=None)
         rule = rrulestr(_rrule_text(series), dtstart=local_first)
         horizon = (now + SERIES_HORIZON).astimezone(zone).replace(tzinfo=None)
-        starts = [moment.replace(tzinfo=zone) for moment in rule.between(local_first, horizon, inc=True)]
+        moments = rule.between(local_first, horizon, inc=True)
+        if local_first <= horizon and local_first not in moments:
+            moments = [local_first, *moments]  # RFC 5545: the first start is always an occurrence
+            if series.count:
+                moments = moments[: series.count]
+        starts = [moment.replace(tzinfo=zone) for moment in moments]
         new = [
             NewSession(
                 network_id=series.network_id,

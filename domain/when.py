@@ -64,6 +64,7 @@ __all__ = [
     "parse_limit",
     "parse_when",
     "with_limit",
+    "with_rule",
 ]
 
 Lang = Literal["fi", "sv", "en"]
@@ -792,18 +793,18 @@ def _interpret(s: str, clock: time | None, ctx: _Ctx) -> When:
                 raise NeedDate(time=f"{clock:%H:%M}")
             raise UnclearDate(text=_shown(ctx.original))
         if clock is None:
-            raise NeedTime(date=day.isoformat())
+            raise NeedTime(date=day)
         start = _at(day, clock, ctx.zone)
         if start <= ctx.now:
-            raise PastDate(when=f"{start:%Y-%m-%d %H:%M}")
+            raise PastDate(when=start)
         return When(start=start, recurrence=None, warnings=_holiday_notices(start, None, ctx.lang))
 
     anchor = series.start_from or ctx.today
     if series.start_from is not None and series.start_from < ctx.today:
-        raise PastDate(when=series.start_from.isoformat())
+        raise PastDate(when=series.start_from)
     if clock is None:
         first_day = _first_occurrence(series.first_rule, anchor, time(0, 0), ctx).date()
-        raise NeedTime(date=first_day.isoformat())
+        raise NeedTime(date=first_day)
     first = _first_occurrence(series.first_rule, anchor, clock, ctx)
     recurrence = Recurrence(rrule=series.rrule, dtstart=first)
     return _limited(When(start=first, recurrence=recurrence), limit.until, limit.count, ctx)
@@ -845,6 +846,49 @@ def with_limit(when: When, *, until: date | None, count: int | None, lang: Lang,
     return _limited(when, until, count, ctx)
 
 
+def with_rule(
+    when: When,
+    rrule: str,
+    until: date | None,
+    count: int | None,
+    *,
+    lang: Lang,
+    previous: datetime | None = None,
+) -> When:
+    """A series' rule kept for a new first start (a changed draft): the rule's days follow the start.
+
+    A weekly rule's days move by as many days as the start did (one day: the start's weekday), a
+    monthly one ("first thursday") becomes the start's weekday at the start's place in its month,
+    so that the new start is itself the first occurrence.
+    """
+    parts = dict(part.split("=", 1) for part in rrule.removeprefix("RRULE:").split(";") if "=" in part)
+    start = when.start
+    weekday = start.weekday()
+    days = [day for day in parts.get("BYDAY", "").split(",") if day]
+    if parts.get("FREQ") == "WEEKLY":
+        codes = [day[-2:] for day in days if day[-2:] in _BYDAY]
+        if len(codes) <= 1 or previous is None:
+            parts["BYDAY"] = _BYDAY[weekday]
+        elif _BYDAY[weekday] not in codes:
+            shift = weekday - previous.weekday()
+            moved = sorted({(_BYDAY.index(code) + shift) % 7 for code in codes})
+            parts["BYDAY"] = ",".join(_BYDAY[day] for day in moved)
+    elif parts.get("FREQ") == "MONTHLY":
+        last = (start + timedelta(days=7)).month != start.month
+        old = days[0][:-2] if days else ""
+        position = -1 if old == "-1" and last else (start.day - 1) // 7 + 1
+        parts["BYDAY"] = f"{position}{_BYDAY[weekday]}"
+    rule = ";".join(f"{key}={value}" for key, value in parts.items() if key not in ("UNTIL", "COUNT"))
+    zone = start.tzinfo
+    ctx = _Ctx(
+        lang=lang,
+        zone=zone if isinstance(zone, ZoneInfo) else ZoneInfo(DEFAULT_TZ),
+        now=start,
+        original=f"{until.day}.{until.month}.{until.year}" if until else str(count or ""),
+    )
+    return _limited(When(start=start, recurrence=Recurrence(rrule=rule, dtstart=start)), until, count, ctx)
+
+
 def parse_limit(
     text: str, *, lang: Lang, tz: str = DEFAULT_TZ, now: datetime
 ) -> tuple[date | None, int | None]:
@@ -875,7 +919,7 @@ def parse_limit(
             if until is None:
                 raise BadLimit(text=_shown(text))
     if until is not None and until < ctx.today:
-        raise PastDate(when=until.isoformat())
+        raise PastDate(when=until)
     return until, count
 
 

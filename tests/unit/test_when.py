@@ -348,7 +348,9 @@ def test_past_is_refused(lang: Lang, text: str, shown: str) -> None:
     with pytest.raises(PastDate) as caught:
         when(text, lang)
 
-    assert caught.value.params == {"when": shown}
+    assert (
+        str(caught.value.params["when"])[: len(shown)] == shown
+    )  # a date or datetime, written by the translator
 
 
 @pytest.mark.parametrize(
@@ -368,7 +370,7 @@ def test_a_date_without_a_time_asks_for_the_time(lang: Lang, text: str, day: str
     with pytest.raises(NeedTime) as caught:
         when(text, lang)
 
-    assert caught.value.params == {"date": day}
+    assert caught.value.params == {"date": date.fromisoformat(day)}
 
 
 @pytest.mark.parametrize(("lang", "text"), [("fi", "klo 14"), ("sv", "kl 14"), ("en", "at 2pm")])
@@ -530,7 +532,7 @@ def test_limit_in_the_past() -> None:
     with pytest.raises(PastDate) as caught:
         parse_limit("until 1.1.2026", lang="en", now=NOW)
 
-    assert caught.value.params == {"when": "2026-01-01"}
+    assert caught.value.params == {"when": date(2026, 1, 1)}
 
 
 # --- durations ---------------------------------------------------------------------------------

@@ -1,0 +1,168 @@
+"""Scheduling defects a coordinator would hit: stale confirmations, lost drafts, wrong weekdays,
+misstated series, moved and paused announcements, one failing chat, whole series cancelled.
+
+The clock starts on Friday 4 December 2026, 10:00 in Helsinki.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import PARTS
+from dialogs.i18n import Catalogs
+from domain.clock import FakeClock
+from tests.support.cards import assert_valid_card
+from tests.support.harness import Harness, cards_of, running_bot, texts
+
+FI = Catalogs()["fi"]
+SV = Catalogs()["sv"]
+EN = Catalogs()["en"]
+FRIDAY = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)  # Fri 4.12.2026 10:00 in Helsinki
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
+    async with running_bot(tmp_path, FakeClock(FRIDAY)) as harness:
+        yield harness
+
+
+async def network(bot: Harness, extra: str = "") -> None:
+    await bot.say(f'network create "Taloustorstai" weekly {extra}'.strip())
+
+
+async def draft(bot: Harness, command: str, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The confirmation card of ``command`` and its buttons' data by verb."""
+    [card] = cards_of(await bot.say(command, **kwargs))
+    assert_valid_card(card)
+    return card, {a["verb"]: a["data"] for a in card["actions"]}
+
+
+def sent_cards(bot: Harness, since: int = 0) -> list[dict[str, Any]]:
+    return [c for r in bot.connector.received[since:] if r.kind == "send" for c in cards_of([r.activity])]
+
+
+async def session_ids(bot: Harness) -> list[int]:
+    svc = bot.app[PARTS].web
+    return [s.id for s in await svc.sessions.for_network(1, start=bot.clock.now())]
+
+
+# --- 1. confirm checks the draft again ---------------------------------------------------------
+
+
+async def test_a_confirmation_clicked_after_its_start_is_refused(bot: Harness) -> None:
+    await network(bot)
+    _, verbs = await draft(bot, 'schedule Taloustorstai "tomorrow 10:00"')
+    bot.clock.advance(timedelta(days=2))
+
+    answer = await bot.click("session.confirm", verbs["session.confirm"])
+
+    assert "is already in the past" in answer["value"]
+    assert "Saturday 5 December 2026 10:00" in answer["value"]  # written for people, not ISO
+    await bot.run_jobs()
+    assert sent_cards(bot) == []
+    assert await session_ids(bot) == []
+
+
+async def test_a_confirmation_after_the_network_ended_is_refused(bot: Harness) -> None:
+    await network(bot)
+    _, verbs = await draft(bot, 'schedule Taloustorstai "next friday 10:00"')
+    await bot.say("network end Taloustorstai")
+
+    answer = await bot.click("session.confirm", verbs["session.confirm"])
+
+    assert answer["value"] == EN._("{network} has ended.", network="Taloustorstai")
+    await bot.run_jobs()
+    assert sent_cards(bot) == []
+
+
+async def test_a_confirmation_while_paused_says_nothing_is_announced_yet(bot: Harness) -> None:
+    await network(bot)
+    await bot.say("network pause Taloustorstai")
+    _, verbs = await draft(bot, 'schedule Taloustorstai "tuesday 10:00"')
+
+    answer = await bot.click("session.confirm", verbs["session.confirm"])
+
+    assert_valid_card(answer["value"])
+    assert "is paused" in texts(answer["value"])
+
+
+# --- 2. a typo in Change keeps the draft --------------------------------------------------------
+
+
+async def test_a_typo_in_the_change_form_keeps_the_draft(bot: Harness) -> None:
+    await network(bot, "lang fi")
+    _, verbs = await draft(bot, 'sovi Taloustorstai "ensi perjantaina klo 10"', locale="fi-FI")
+    change = {**verbs["session.change"], "minutes": 60, "topic": ""}
+
+    typo = await bot.click("session.redraft", {**change, "when": "perjantaina kello"}, locale="fi-FI")
+    assert isinstance(typo["value"], str)  # the reason, as text
+
+    fixed = await bot.click("session.redraft", {**change, "when": "huomenna klo 10"}, locale="fi-FI")
+    assert_valid_card(fixed["value"])
+    assert "5.12.2026" in texts(fixed["value"])
+    # and the original card's Confirm no longer applies: its draft was replaced
+    old = await bot.click("session.confirm", verbs["session.confirm"], locale="fi-FI")
+    assert old["value"] == FI._("That confirmation has already been handled.")
+
+
+# --- 3. changing a series' date to another weekday ----------------------------------------------
+
+
+async def test_changing_a_weekly_series_to_friday_makes_fridays(bot: Harness) -> None:
+    await network(bot, "lang fi")
+    _, verbs = await draft(bot, 'sovi Taloustorstai "joka torstai klo 14" 3 kertaa', locale="fi-FI")
+    answer = await bot.click(
+        "session.redraft",
+        {**verbs["session.change"], "when": "11.12.2026 14:00", "minutes": 60, "topic": ""},
+        locale="fi-FI",
+    )
+    card = answer["value"]
+    assert "joka perjantai" in texts(card)
+    confirm = next(a["data"] for a in card["actions"] if a["verb"] == "session.confirm")
+    await bot.click("session.confirm", confirm, locale="fi-FI")
+
+    svc = bot.app[PARTS].web
+    starts = [s.starts_at for s in await svc.sessions.for_network(1, start=bot.clock.now())]
+    assert [s.astimezone(FRIDAY.tzinfo).date().isoformat() for s in starts] == [
+        "2026-12-11",
+        "2026-12-18",
+        "2026-12-25",
+    ]
+
+
+# --- 4. the Repeats line says the whole rule ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "command", "expected"),
+    [
+        ("en-US", 'schedule Taloustorstai "every monday and thursday 14:00"', "every Monday and Thursday"),
+        ("fi-FI", 'sovi Taloustorstai "joka maanantai ja torstai klo 14"', "joka maanantai ja torstai"),
+        ("sv-SE", 'planera Taloustorstai "varje måndag och torsdag kl 14"', "varje måndag och torsdag"),
+        ("fi-FI", 'sovi Taloustorstai "joka kolmas torstai klo 14"', "torstai joka 3. viikko"),
+        ("en-US", 'schedule Taloustorstai "every 3 weeks on thursday 14:00"', "every 3 weeks on Thursday"),
+        ("sv-SE", 'planera Taloustorstai "var tredje torsdag kl 14"', "torsdag var 3:e vecka"),
+        (
+            "en-US",
+            'schedule Taloustorstai "last friday of the month 14:00"',
+            "the last Friday of every month",
+        ),
+        (
+            "fi-FI",
+            'sovi Taloustorstai "kuun viimeinen perjantai klo 14"',
+            "joka kuukauden viimeinen perjantai",
+        ),
+        ("sv-SE", 'planera Taloustorstai "sista fredagen varje månad kl 14"', "sista fredagen i varje månad"),
+    ],
+)
+async def test_the_repeats_line_states_the_rule(
+    bot: Harness, locale: str, command: str, expected: str
+) -> None:
+    await network(bot)
+    card, _ = await draft(bot, command, locale=locale)
+    assert expected in texts(card)
