@@ -21,7 +21,7 @@ from bot.notifier import SenderNotifier
 from bot.ratelimit import RateLimiter
 from bot.sender import Sender
 from bot.settings import Settings
-from bot.turns import MessagesEndpoint, TapaamoBot
+from bot.turns import REPLY_JOB, MessagesEndpoint, TapaamoBot
 from dialogs.app import build_router
 from dialogs.i18n import Catalogs
 from dialogs.polls import PollJobs
@@ -190,8 +190,9 @@ def create_app(
         if settings.app_id:
             keys = OpenIdKeys(session, settings.openid_metadata_url)
             authenticator = BotAuthenticator(keys, app_id=settings.app_id, issuer=settings.token_issuer)
+        bot = TapaamoBot(router, refs, jobs, sender, forget_conversation=privacy.forget_conversation)
         endpoint = MessagesEndpoint(
-            bot=TapaamoBot(router, refs, jobs, connector, forget_conversation=privacy.forget_conversation),
+            bot=bot,
             authenticator=authenticator,
             refs=refs,
             inbound=inbound,
@@ -208,6 +209,7 @@ def create_app(
                 **PollJobs(services, catalogs).handlers(),
                 **StewardshipJobs(services, catalogs, watch, settings.admins).handlers(),
                 **privacy.handlers(),
+                REPLY_JOB: bot.send_deferred,
             },
             retry=RetryPolicy(max_attempts=settings.job_max_attempts),
             batch_size=settings.job_batch_size,

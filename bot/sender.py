@@ -164,6 +164,61 @@ class Sender:
         finally:
             self._end(message)
 
+    async def send_by(self, message: OutboundMessage, deadline: float) -> SendOutcome | None:
+        """Send a turn's reply through the limiter, giving up at ``deadline`` (event-loop time).
+
+        The reply shares the conversation's windows with every proactive message and honours a 429's
+        Retry-After. It is neither deduplicated nor recorded (a turn is, by its activity id). None
+        when it could not go before the deadline: the caller hands it to the durable jobs, where
+        `send` tries again under the same key. A refusal that retrying cannot help is a FAILED
+        outcome.
+        """
+        loop = asyncio.get_running_loop()
+        attempt = 1
+        while True:
+            left = deadline - loop.time()
+            if left <= 0 or self._limiter.ready_in(message.conversation_id) > left:
+                return None
+            try:
+                slot = await asyncio.wait_for(
+                    self._limiter.acquire(message.conversation_id, message.tenant_id), left
+                )
+            except TimeoutError:
+                return None
+            try:
+                result = await self._connector.send(
+                    message.service_url, message.conversation_id, message.activity, message.reply_to_id
+                )
+            except ConnectorError as error:
+                if not error.retryable:
+                    log.warning(
+                        "reply %s refused (status %s): %s",
+                        message.key,
+                        error.status,
+                        error,
+                        extra={"conversation": message.conversation_id, "key": message.key},
+                    )
+                    return self._outcome(
+                        message,
+                        SendStatus.FAILED,
+                        attempts=attempt,
+                        http_status=error.status,
+                        error=str(error),
+                    )
+                delay = self._retry.backoff(attempt, self._rng)
+                if error.status == 429:
+                    self._limiter.refund(message.conversation_id, message.tenant_id, slot)
+                    pause = error.retry_after if error.retry_after is not None else delay
+                    self._limiter.pause(message.conversation_id, pause)
+                    delay = 0.0
+                if attempt >= self._retry.max_attempts or loop.time() + delay >= deadline:
+                    return None
+                if delay > 0:
+                    await self._sleep(delay)
+                attempt += 1
+                continue
+            return self._outcome(message, SendStatus.SENT, activity_id=result.id, attempts=attempt)
+
     async def send_many(
         self, messages: Iterable[OutboundMessage], concurrency: int | None = None
     ) -> list[SendOutcome]:

@@ -8,8 +8,10 @@ of a finished turn gets the first answer again; one of a turn not finished yet g
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +20,8 @@ from aiohttp import web
 from botbuilder.schema import ActivityTypes
 
 from bot.auth import AuthError, BotAuthenticator
-from bot.connector import ConnectorClient, ConnectorError
+from bot.connector import ConnectorError
+from bot.sender import OutboundMessage, Sender
 from bot.teams import (
     NotAnActivity,
     bot_was_added,
@@ -27,6 +30,7 @@ from bot.teams import (
     conversation_ref,
     meeting_event,
     service_url_allowed,
+    tenant_of,
     to_turn,
 )
 from dialogs.cards import CARD_CONTENT_TYPE
@@ -36,11 +40,15 @@ from dialogs.router import Router
 from dialogs.turn import ActionResult, CardReply, Reply, TextReply
 from dialogs.welcome import welcome_card
 from domain.clock import Clock
-from domain.ports import ConversationRefs, InboundLedger, JobStore
+from domain.jobs import NewJob
+from domain.ports import ConversationRefs, DeliveryFailed, InboundLedger, JobStore
 
 log = logging.getLogger(__name__)
 
-REPLY_ATTEMPTS = 3
+# A turn waits this long (seconds) for its replies to get through Teams' per-conversation limits;
+# what is still unsent then goes to the durable jobs. Teams redelivers after ~15 s without an answer.
+REPLY_WAIT = 8.0
+REPLY_JOB = "reply.send"  # job: a reply the turn could not deliver in time; payload: see _deferred
 APOLOGY = N_("Sorry, something went wrong on my side. Please try again in a moment.")
 
 
@@ -92,14 +100,17 @@ class TapaamoBot:
         router: Router,
         refs: ConversationRefs,
         jobs: JobStore,
-        connector: ConnectorClient,
+        sender: Sender,
         forget_conversation: Callable[[str], Awaitable[object]] | None = None,
+        *,
+        reply_wait: float = REPLY_WAIT,
     ) -> None:
         self.router = router
         self.refs = refs
         self.jobs = jobs
-        self.connector = connector
+        self.sender = sender
         self.forget_conversation = forget_conversation
+        self.reply_wait = reply_wait
 
     async def on_turn(self, activity: dict[str, Any]) -> dict[str, Any] | None:
         """Handle one activity; return the invoke response body, if it is an invoke."""
@@ -138,20 +149,71 @@ class TapaamoBot:
         return None
 
     async def send(self, activity: dict[str, Any], replies: Sequence[Reply]) -> None:
-        for reply in replies:
-            await self._with_retry(activity, reply_to(activity, reply))
+        """Send the turn's replies in order through the sender's per-conversation limiter.
 
-    async def _with_retry(self, activity: dict[str, Any], reply: dict[str, Any]) -> None:
-        # A reply is answered inside the turn: a short retry only; long waits belong to the jobs.
-        conversation_id = activity["conversation"]["id"]
-        for attempt in range(1, REPLY_ATTEMPTS + 1):
-            try:
-                await self.connector.send(activity["serviceUrl"], conversation_id, reply, activity.get("id"))
+        Whatever cannot go within ``reply_wait`` seconds (full windows, a long Retry-After, the
+        connector failing) is handed to the durable jobs under a key made from the activity id, so
+        that it arrives later and a redelivered turn does not queue it twice. Raises
+        ConnectorError only for a refusal that no retry can help (the bot was removed, ...).
+        """
+        if not replies:
+            return
+        deadline = asyncio.get_running_loop().time() + self.reply_wait
+        messages = [self._outbound(activity, index, reply) for index, reply in enumerate(replies)]
+        for position, message in enumerate(messages):
+            outcome = await self.sender.send_by(message, deadline)
+            if outcome is None:
+                for later in messages[position:]:
+                    await self._defer(later)
                 return
-            except ConnectorError as error:
-                if not error.retryable or attempt == REPLY_ATTEMPTS:
-                    raise
-                await asyncio.sleep(min(error.retry_after or 0.2 * 2**attempt, 2.0))
+            if not outcome.ok:
+                raise ConnectorError(outcome.http_status or 0, outcome.error or "reply refused")
+
+    def _outbound(self, activity: dict[str, Any], index: int, reply: Reply) -> OutboundMessage:
+        conversation_id = str(activity["conversation"]["id"])
+        turn_id = activity.get("id") or f"no-id-{uuid.uuid4().hex}"
+        digest = hashlib.sha256(f"{conversation_id}|{turn_id}".encode()).hexdigest()[:40]
+        return OutboundMessage(
+            key=f"reply:{digest}:{index}",
+            conversation_id=conversation_id,
+            service_url=str(activity["serviceUrl"]),
+            activity=reply_to(activity, reply),
+            tenant_id=tenant_of(activity),
+            reply_to_id=activity.get("id"),
+        )
+
+    async def _defer(self, message: OutboundMessage) -> None:
+        log.info(
+            "reply %s not sent in %.0f s; handed to the jobs",
+            message.key,
+            self.reply_wait,
+            extra={"conversation": message.conversation_id, "key": message.key},
+        )
+        payload = {
+            "key": message.key,
+            "conversation_id": message.conversation_id,
+            "service_url": message.service_url,
+            "tenant_id": message.tenant_id,
+            "reply_to_id": message.reply_to_id,
+            "activity": message.activity,
+        }
+        now = self.router.clock.now()
+        await self.jobs.enqueue(NewJob(REPLY_JOB, payload, now, message.key))
+
+    async def send_deferred(self, payload: dict[str, Any]) -> None:
+        """The handler of :data:`REPLY_JOB`: send the reply (once per key), or fail for a retry."""
+        outcome = await self.sender.send(
+            OutboundMessage(
+                key=str(payload["key"]),
+                conversation_id=str(payload["conversation_id"]),
+                service_url=str(payload["service_url"]),
+                activity=dict(payload["activity"]),
+                tenant_id=payload.get("tenant_id"),
+                reply_to_id=payload.get("reply_to_id"),
+            )
+        )
+        if not outcome.ok:
+            raise DeliveryFailed(outcome.error or "reply not sent", retryable=outcome.retryable)
 
     async def _invoke(self, activity: dict[str, Any]) -> dict[str, Any]:
         value = activity.get("value") or {}
