@@ -88,10 +88,18 @@ class JobStore(Protocol):
         """Take up to ``limit`` due jobs (pending, failed, or running with an expired lease)."""
         ...
 
-    async def complete(self, job_id: int, at: datetime) -> None: ...
+    async def complete(self, job_id: int, at: datetime, attempt: int | None = None) -> bool:
+        """Record a running job done; with ``attempt``, only if that claim still holds it."""
+        ...
 
-    async def fail(self, job_id: int, error: str, retry_at: datetime | None) -> None:
-        """Record a failure; ``retry_at`` None makes the job dead."""
+    async def fail(
+        self, job_id: int, error: str, retry_at: datetime | None, attempt: int | None = None
+    ) -> bool:
+        """Record a failure (``retry_at`` None makes the job dead), as :meth:`complete` does."""
+        ...
+
+    async def renew(self, job_id: int, attempt: int, lease_until: datetime) -> bool:
+        """Extend the lease of claim ``attempt``; False when the job has been claimed again since."""
         ...
 
     async def get(self, job_id: int) -> Job | None: ...

@@ -64,13 +64,15 @@ class JobRunner:
             return 0
         if self._concurrency == 1:
             for job in jobs:
-                await self._run(job)
+                if await self._still_ours(job):
+                    await self._run(job)
         else:
             gate = asyncio.Semaphore(self._concurrency)
 
             async def run_gated(job: Job) -> None:
                 async with gate:
-                    await self._run(job)
+                    if await self._still_ours(job):
+                        await self._run(job)
 
             await asyncio.gather(*(run_gated(job) for job in jobs))
         return len(jobs)
@@ -93,17 +95,37 @@ class JobRunner:
         """Jobs out of attempts, waiting for a person to look at them."""
         return (await self._store.counts()).get(JobStatus.DEAD.value, 0)
 
+    async def _still_ours(self, job: Job) -> bool:
+        """Before a job of the batch starts: renew its lease if half of it is gone.
+
+        The jobs of a batch run one after another under one lease, and a job before this one
+        may have taken long (a send waiting out a Retry-After). Once the lease has run out,
+        another worker may have claimed the job and be running it; then this worker leaves it.
+        """
+        now = self._clock.now()
+        if job.lease_until is not None and now < job.lease_until - self.lease / 2:
+            return True
+        lease_until = now + self.lease
+        if await self._store.renew(job.id, job.attempts, lease_until):
+            job.lease_until = lease_until
+            return True
+        log.warning(
+            "job claimed again by another worker while its batch waited; left to it",
+            extra={"job_id": job.id, "job_kind": job.kind, "attempt": job.attempts},
+        )
+        return False
+
     async def _run(self, job: Job) -> None:
         fields = {"job_id": job.id, "job_kind": job.kind, "attempt": job.attempts}
         handler = self._handlers.get(job.kind)
         if handler is None:
             log.error("no handler for job kind %r; job is dead", job.kind, extra=fields)
-            await self._store.fail(job.id, f"no handler for job kind {job.kind!r}", None)
+            await self._store.fail(job.id, f"no handler for job kind {job.kind!r}", None, job.attempts)
             return
         if job.attempts > self.retry.max_attempts:
             # Only reached when the job's lease kept running out: it has been killing its worker.
             log.error("job lease expired %d times; job is dead", job.attempts, extra=fields)
-            await self._store.fail(job.id, f"lease expired {job.attempts} times", None)
+            await self._store.fail(job.id, f"lease expired {job.attempts} times", None, job.attempts)
             return
         started = self._clock.now()
         try:
@@ -121,10 +143,13 @@ class JobRunner:
                 log.warning(
                     "job failed, retry at %s: %s", retry_at.isoformat(), message, exc_info=True, extra=fields
                 )
-            await self._store.fail(job.id, message, retry_at)
+            if not await self._store.fail(job.id, message, retry_at, job.attempts):
+                log.warning("failure not recorded: another worker has claimed the job since", extra=fields)
             return
         finished = self._clock.now()
         if finished - started > self.lease:
             log.warning("job outlasted its lease; it may have run twice", extra=fields)
-        await self._store.complete(job.id, finished)
-        log.debug("job done", extra=fields)
+        if await self._store.complete(job.id, finished, job.attempts):
+            log.debug("job done", extra=fields)
+        else:
+            log.warning("job done, but another worker has claimed it since", extra=fields)

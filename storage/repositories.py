@@ -408,29 +408,46 @@ class SqlJobStore:
         jobs.sort(key=lambda job: (job.due_at, job.id))
         return jobs
 
-    async def complete(self, job_id: int, at: datetime) -> None:
-        # Only a running job: a late report from a worker whose lease ran out must not undo the
-        # outcome recorded by the worker that took the job over.
+    def _claimed(self, job_id: int, attempt: int | None) -> list[Any]:
+        # Only a running job, and only under the claim that reports: a late report from a worker
+        # whose lease ran out must not undo the outcome recorded by the worker that took the job
+        # over, nor make a job that worker is still running claimable again.
+        where = [JobRow.id == job_id, JobRow.status == JobStatus.RUNNING.value]
+        if attempt is not None:
+            where.append(JobRow.attempts == attempt)
+        return where
+
+    async def complete(self, job_id: int, at: datetime, attempt: int | None = None) -> bool:
         statement = (
             update(JobRow)
-            .where(JobRow.id == job_id, JobRow.status == JobStatus.RUNNING.value)
+            .where(*self._claimed(job_id, attempt))
             .values(status=JobStatus.DONE.value, finished_at=as_utc(at), lease_until=None, last_error=None)
+            .returning(JobRow.id)
         )
         async with self._db.write() as session:
-            await session.execute(statement)
+            return (await session.scalar(statement)) is not None
 
-    async def fail(self, job_id: int, error: str, retry_at: datetime | None) -> None:
+    async def fail(
+        self, job_id: int, error: str, retry_at: datetime | None, attempt: int | None = None
+    ) -> bool:
         values: dict[str, Any] = {"last_error": error[:MAX_ERROR_LENGTH], "lease_until": None}
         if retry_at is None:
             values |= {"status": JobStatus.DEAD.value, "finished_at": self._clock.now()}
         else:
             values |= {"status": JobStatus.FAILED.value, "due_at": as_utc(retry_at)}
+        statement = update(JobRow).where(*self._claimed(job_id, attempt)).values(values).returning(JobRow.id)
         async with self._db.write() as session:
-            await session.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status == JobStatus.RUNNING.value)
-                .values(values)
-            )
+            return (await session.scalar(statement)) is not None
+
+    async def renew(self, job_id: int, attempt: int, lease_until: datetime) -> bool:
+        statement = (
+            update(JobRow)
+            .where(*self._claimed(job_id, attempt))
+            .values(lease_until=as_utc(lease_until))
+            .returning(JobRow.id)
+        )
+        async with self._db.write() as session:
+            return (await session.scalar(statement)) is not None
 
     async def get(self, job_id: int) -> Job | None:
         async with self._db.read() as session:

@@ -204,21 +204,41 @@ class MemoryJobStore:
             job.lease_until = lease_until
         return sorted((self._copy(job) for job in claimed), key=lambda job: (job.due_at, job.id))
 
-    async def complete(self, job_id: int, at: datetime) -> None:
-        job = self._jobs.get(job_id)
-        if job is not None and job.status is JobStatus.RUNNING:
-            job.status, job.finished_at = JobStatus.DONE, _utc(at)
-            job.lease_until = job.last_error = None
-
-    async def fail(self, job_id: int, error: str, retry_at: datetime | None) -> None:
+    def _claimed(self, job_id: int, attempt: int | None) -> Job | None:
         job = self._jobs.get(job_id)
         if job is None or job.status is not JobStatus.RUNNING:
-            return
+            return None
+        if attempt is not None and job.attempts != attempt:
+            return None  # another worker has claimed it since
+        return job
+
+    async def complete(self, job_id: int, at: datetime, attempt: int | None = None) -> bool:
+        job = self._claimed(job_id, attempt)
+        if job is None:
+            return False
+        job.status, job.finished_at = JobStatus.DONE, _utc(at)
+        job.lease_until = job.last_error = None
+        return True
+
+    async def fail(
+        self, job_id: int, error: str, retry_at: datetime | None, attempt: int | None = None
+    ) -> bool:
+        job = self._claimed(job_id, attempt)
+        if job is None:
+            return False
         job.last_error, job.lease_until = error[:MAX_ERROR_LENGTH], None
         if retry_at is None:
             job.status, job.finished_at = JobStatus.DEAD, self._clock.now()
         else:
             job.status, job.due_at = JobStatus.FAILED, _utc(retry_at)
+        return True
+
+    async def renew(self, job_id: int, attempt: int, lease_until: datetime) -> bool:
+        job = self._claimed(job_id, attempt)
+        if job is None:
+            return False
+        job.lease_until = _utc(lease_until)
+        return True
 
     async def get(self, job_id: int) -> Job | None:
         job = self._jobs.get(job_id)
