@@ -29,9 +29,11 @@ from domain.polls import (
     SCALE,
     BadVote,
     NoPoll,
+    NotThisConversation,
     Poll,
     PollClosed,
     QuestionResult,
+    check_home,
 )
 from domain.sessions import Session, parse_session_ref
 
@@ -273,13 +275,19 @@ async def personal_poll(
 async def vote_action(ctx: Context, payload: VotePayload) -> ActionResult:
     svc = services(ctx)
     try:
-        poll = await svc.feedback.vote(payload.poll, user_key(ctx.turn), payload.q, payload.o)
+        poll = await svc.feedback.poll(payload.poll)
+        network, _ = await _context(svc, poll)
+        check_home(network.home_conversation_id, ctx.turn.conversation_id)
+        poll = await svc.feedback.vote(poll, user_key(ctx.turn), payload.q, payload.o)
     except PollClosed:
         closed = await svc.feedback.poll(payload.poll)
         return ActionResult(card=await personal_poll(ctx, closed, closed_notice=True))
-    except BadVote:
+    except (BadVote, NotThisConversation) as refused:
         log.warning(
-            "refused a vote not in poll %s", payload.poll, extra={"activity_id": ctx.turn.activity_id}
+            "refused a vote for poll %s: %s",
+            payload.poll,
+            type(refused).__name__,
+            extra={"activity_id": ctx.turn.activity_id, "conversation": ctx.turn.conversation_id},
         )
         raise
     # With one question the voter's answers are known: the one just given.
@@ -293,7 +301,18 @@ async def view_action(ctx: Context, payload: PollPayload) -> ActionResult:
 
 
 async def comment_action(ctx: Context, payload: CommentPayload) -> ActionResult:
-    poll = await services(ctx).feedback.comment(payload.poll, user_key(ctx.turn), payload.comment)
+    svc = services(ctx)
+    network, _ = await _context(svc, await svc.feedback.poll(payload.poll))
+    try:
+        check_home(network.home_conversation_id, ctx.turn.conversation_id)
+    except NotThisConversation:
+        log.warning(
+            "refused a comment for poll %s from another conversation",
+            payload.poll,
+            extra={"activity_id": ctx.turn.activity_id, "conversation": ctx.turn.conversation_id},
+        )
+        raise
+    poll = await svc.feedback.comment(payload.poll, user_key(ctx.turn), payload.comment)
     return ActionResult(card=await personal_poll(ctx, poll))
 
 

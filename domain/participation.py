@@ -6,6 +6,7 @@ One row per person per session, merged from every source; RSVPs (intentions) liv
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -179,7 +180,8 @@ def figures(
     recent_counts: Counter[str] = Counter()
     for figure in recent:
         recent_counts.update(p.key for p in by_session.get(figure.session_id, []))
-    threshold = max(1, round(strong_share * len(recent))) if recent else 1
+    # At least half of 5 recent sessions is 3 of them: round up (round() would give 2).
+    threshold = max(1, math.ceil(strong_share * len(recent))) if recent else 1
     strong = sum(1 for count in recent_counts.values() if count >= threshold and len(recent) >= 2)
     occasional = len(in_period_keys) - strong
     followers_only = len(set(followers) - seen)
@@ -356,6 +358,9 @@ class Ledger:
         if session is None or not fresh:
             return session
         if meeting_id and not session.meeting_id:
+            # Lets later events carrying only the id (participant joins) find this session; for a
+            # series sharing one join link, by_meeting extends the id to every session of the link
+            # and still picks the one nearest in time, so the id is not tied to this session alone.
             await self.sessions.set_meeting(session.id, meeting_id)
         if name == "meetingStart":
             await self.store.mark_held(session.id, at, None)

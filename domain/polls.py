@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from domain.clock import Clock
 from domain.errors import UserError
 from domain.jobs import NewJob
+from domain.networks import bare_conversation_id
 from domain.sessions import UnknownSession
 
 if TYPE_CHECKING:  # the ports import this module's types
@@ -100,6 +101,13 @@ class BadVote(UserError):
     message_id = "That answer is not one of this poll's options. Please use the latest card."
 
 
+class NotThisConversation(UserError):
+    message_id = (
+        "That answer belongs to a poll of another conversation, so it was not stored. "
+        "Please answer on the poll card in this conversation."
+    )
+
+
 class UnknownQuestion(UserError):
     message_id = "Questions can be: {questions} (at most three)."
 
@@ -126,6 +134,13 @@ def check_vote(poll: Poll, question: str, option: int) -> None:
         raise PollClosed()
     if question not in poll.questions or option not in OPTIONS:
         raise BadVote()
+
+
+def check_home(home_conversation_id: str | None, conversation_id: str) -> None:
+    """A poll is answered on its card, which is posted only in its network's home conversation:
+    a vote from anywhere else carries another poll's id (a tampered or copied payload)."""
+    if home_conversation_id is None or bare_conversation_id(conversation_id) != home_conversation_id:
+        raise NotThisConversation()
 
 
 def check_questions(words: Sequence[str]) -> tuple[str, ...]:
@@ -207,8 +222,8 @@ class Feedback:
             raise BadVote()
         return poll
 
-    async def vote(self, poll_id: int, user_key: str, question: str, option: int) -> Poll:
-        poll = await self.poll(poll_id)
+    async def vote(self, poll_id: int | Poll, user_key: str, question: str, option: int) -> Poll:
+        poll = poll_id if isinstance(poll_id, Poll) else await self.poll(poll_id)
         check_vote(poll, question, option)
         assert poll.secret is not None
         if not await self.store.vote(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from domain.cadence import HeldSession
@@ -204,8 +204,10 @@ class SessionStore(Protocol):
 
     async def is_following(self, network_id: int, user_id: str) -> bool: ...
 
-    async def by_meeting(self, meeting_id: str | None, join_url: str | None) -> Session | None:
-        """The session whose Teams meeting has this id or join link."""
+    async def by_meeting(
+        self, meeting_id: str | None, join_url: str | None, near: datetime, window: timedelta
+    ) -> Session | None:
+        """The session of this Teams meeting id or join link starting nearest to ``near``."""
         ...
 
     async def set_meeting(self, session_id: int, meeting_id: str, join_url: str | None = None) -> None: ...

@@ -455,18 +455,38 @@ class SqlSessionStore:
             row = await session.get(FollowerRow, (network_id, user_id))
         return row is not None
 
-    async def by_meeting(self, meeting_id: str | None, join_url: str | None) -> Session | None:
+    async def by_meeting(
+        self, meeting_id: str | None, join_url: str | None, near: datetime, window: timedelta
+    ) -> Session | None:
+        """The session of this meeting id or join link starting nearest to ``near`` (within ``window``).
+
+        A weekly series often shares one join link (and so one meeting id): every session of the
+        series matches, and the event belongs to the one running at the time. A meeting id learnt
+        from one session's event counts for every session sharing that session's join link.
+        """
         conditions = []
         if meeting_id:
             conditions.append(SessionRow.meeting_id == meeting_id)
+            same_link = select(SessionRow.join_url).where(
+                SessionRow.meeting_id == meeting_id, SessionRow.join_url.is_not(None)
+            )
+            conditions.append(SessionRow.join_url.in_(same_link))
         if join_url:
             conditions.append(SessionRow.join_url == join_url)
         if not conditions:
             return None
-        query = select(SessionRow).where(or_(*conditions)).order_by(SessionRow.starts_at.desc()).limit(1)
+        query = select(SessionRow).where(
+            or_(*conditions),
+            SessionRow.status != "cancelled",
+            SessionRow.starts_at >= as_utc(near - window),
+            SessionRow.starts_at <= as_utc(near + window),
+        )
         async with self._db.read() as session:
-            row = await session.scalar(query)
-        return _session(row) if row else None
+            rows = (await session.scalars(query)).all()
+        if not rows:
+            return None
+        best = min(rows, key=lambda row: (abs(as_utc(row.starts_at) - as_utc(near)), row.id))
+        return _session(best)
 
     async def set_meeting(self, session_id: int, meeting_id: str, join_url: str | None = None) -> None:
         values: dict[str, str] = {"meeting_id": meeting_id}

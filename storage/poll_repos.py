@@ -143,6 +143,8 @@ class SqlPollStore:
             .join(PollRow, PollRow.id == VoteRow.poll_id)
             .where(
                 PollRow.network_id == network_id,
+                # An open poll's counts stay hidden until it closes, in reports too.
+                PollRow.status == PollStatus.CLOSED.value,
                 PollRow.opened_at >= as_utc(start),
                 PollRow.opened_at < as_utc(end),
             )
@@ -153,7 +155,9 @@ class SqlPollStore:
 
     async def comments(self, poll_id: int) -> Sequence[str]:
         query = (
-            select(PollCommentRow.text).where(PollCommentRow.poll_id == poll_id).order_by(PollCommentRow.at)
+            # Sorted by text, never by time: the order in which people commented could tell who
+            # wrote what to someone who saw them answer.
+            select(PollCommentRow.text).where(PollCommentRow.poll_id == poll_id).order_by(PollCommentRow.text)
         )
         async with self._db.read() as session:
             return list((await session.scalars(query)).all())
@@ -178,6 +182,9 @@ class SqlPollStore:
                     )
                 ).all()
             )
+            # Every answer's time becomes the close time: when someone tapped could be matched with
+            # when they were seen (a message, a log line), so the received time would link them.
+            closed_at = as_utc(at)
             for voter in voters:
                 # A fresh random pseudonym per voter: answers stay countable, never linkable.
                 anonymous = secrets.token_hex(32)
@@ -185,6 +192,6 @@ class SqlPollStore:
                     await session.execute(
                         update(model)
                         .where(model.poll_id == poll_id, model.voter_key == voter)
-                        .values(voter_key=anonymous)
+                        .values(voter_key=anonymous, at=closed_at)
                     )
         return True

@@ -1,0 +1,70 @@
+"""Participation ledger: a weekly series sharing one join link, exports, mentions, attach, settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.app import PARTS
+from domain.clock import FakeClock
+from tests.integration.test_participation_flow import JOIN, meeting, members
+from tests.integration.test_polls_flow import poll_cards
+from tests.support.harness import Harness, cards_of, running_bot, texts
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
+    async with running_bot(tmp_path, FakeClock()) as harness:
+        yield harness
+
+
+async def weekly_series(bot: Harness) -> list[int]:
+    """Ten Monday sessions at 12:00 Helsinki sharing one join link; the first is today (5 January)."""
+    await bot.say('network create "Digisumpit" weekly')
+    [card] = cards_of(await bot.say(f'schedule Digisumpit "every monday 12:00" link {JOIN} 10 times'))
+    draft = next(a["data"] for a in card["actions"] if a["verb"] == "session.confirm")
+    await bot.click("session.confirm", draft)
+    await bot.run_jobs()
+    async with bot.app[PARTS].database.read() as session:
+        rows = (await session.execute(text("SELECT id FROM sessions ORDER BY starts_at"))).all()
+    return [row[0] for row in rows]
+
+
+async def test_a_series_sharing_one_link_gets_todays_events(bot: Harness) -> None:
+    sessions = await weekly_series(bot)
+    assert len(sessions) == 10
+    today = sessions[0]
+    bot.clock.advance(timedelta(minutes=58))
+    await bot.post(meeting(bot, "meetingStart", StartTime="2026-01-05T10:00:00Z"))
+    await bot.post(
+        bot.activity(
+            "event",
+            name="application/vnd.microsoft.meetingParticipantJoin",
+            value=members(2, 3),
+            channelData={"tenant": {"id": "tenant-1"}, "meeting": {"id": "meeting-1"}},
+        )
+    )
+    bot.clock.advance(timedelta(minutes=62))
+    await bot.post(meeting(bot, "meetingEnd", EndTime="2026-01-05T11:00:00Z"))
+    await bot.run_jobs()
+
+    [listing] = cards_of(await bot.say("sessions Digisumpit"))
+    shown = texts(listing)
+    assert f"**#{today}** Monday 5 January 2026 12:00 (held)" in shown
+    assert shown.count("(held)") == 1
+    [report] = cards_of(await bot.say("report Digisumpit"))
+    assert "2 participants (2 new, 0 returning)" in texts(report)
+    assert len(poll_cards(bot)) == 1
+    async with bot.app[PARTS].database.read() as session:
+        polled = (await session.execute(text("SELECT session_id FROM polls"))).scalars().all()
+    assert polled == [today]
+
+    # A week later the same link's events belong to that week's session, not today's.
+    bot.clock.advance(timedelta(days=7) - timedelta(minutes=5))
+    await bot.post(meeting(bot, "meetingStart", StartTime="2026-01-12T10:00:00Z"))
+    [listing] = cards_of(await bot.say("sessions Digisumpit"))
+    assert f"**#{sessions[1]}** Monday 12 January 2026 12:00 (held)" in texts(listing)
