@@ -312,9 +312,12 @@ class Ledger:
         self, conversation_id: str, meeting_id: str | None, join_url: str | None, at: datetime
     ) -> Session | None:
         """The session a meeting event belongs to: by meeting id or join link, else the home
-        conversation's session nearest in time (within three hours)."""
+        conversation's session nearest in time (within three hours either way).
+
+        A weekly series may share one join link, so a link or id match is also taken nearest in time.
+        """
         if meeting_id or join_url:
-            found = await self.sessions.by_meeting(meeting_id, join_url)
+            found = await self.sessions.by_meeting(meeting_id, join_url, at, MATCH_WINDOW)
             if found is not None:
                 return found
         best: Session | None = None
