@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -21,8 +22,10 @@ from dialogs.turn import ActionResult, CardReply, Reply, TextReply, lang_of_loca
 from domain.cadence import CadenceReport, CadenceStatus
 from domain.errors import UserError
 from domain.jobs import NewJob
-from domain.networks import Network, NetworkStatus, UnknownNetwork, parse_cadence
-from domain.sessions import Draft
+from domain.networks import Coordinator, Network, NetworkStatus, UnknownNetwork, parse_cadence
+from domain.planning import Planning
+from domain.ports import NetworkStore
+from domain.sessions import Draft, Person, SessionStatus
 from domain.stewardship import (
     DAILY,
     END,
@@ -34,6 +37,7 @@ from domain.stewardship import (
     UNANSWERED_TO_ADMINS,
     Watch,
     cause_of,
+    local_date,
 )
 
 log = logging.getLogger(__name__)
@@ -213,7 +217,11 @@ class StewardshipJobs:
         """A card or text 1:1 to each person with a personal chat; the network's home if none has one."""
         conversations = await self.svc.sessions.personal_conversations(list(people))
         sent = 0
+        told: set[str] = set()
         for user_id, conversation_id in conversations.items():
+            if conversation_id in told:
+                continue  # one person listed twice (a coordinator who is also an admin)
+            told.add(conversation_id)
             ref = await self.svc.refs.get(conversation_id)
             tr = self.catalogs[lang_of_locale(ref.locale) if ref and ref.locale else network.lang]
             await self.svc.notifier.post(conversation_id, f"{key}:{user_id}", **build(tr))
@@ -229,13 +237,17 @@ class StewardshipJobs:
         network = await self.svc.planning.networks.get(int(payload["network_id"]))
         if network is None or network.status != NetworkStatus.ACTIVE:
             return
+        if await self.watch.nudge_later(network, payload) is not None:
+            return  # a delayed or retried job out of working hours: it goes at the next working time
         [(_, report)] = await self.watch.reports([network])
         cause = cause_of(report)
         if cause is None:
             return  # the cause went away since the evaluation
         suggestion = await self.watch.suggestion(network)
-        state = await self.watch.sent(network.id, cause)
-        stamp = self.svc.planning.clock.now().date().isoformat()
+        now = self.svc.planning.clock.now()
+        day = date.fromisoformat(str(payload.get("date") or local_date(now, network.timezone).isoformat()))
+        state = await self.watch.sent(network.id, cause, day, network.timezone)
+        stamp = day.isoformat()
         people = [c.user_id for c in network.coordinators]
         if state.unanswered > UNANSWERED_TO_ADMINS:
             people += [a for a in self.admins if a not in people]
@@ -318,20 +330,56 @@ class StewardshipJobs:
         )
 
 
-async def _network(ctx: Context, network_id: int) -> Network:
+def is_admin(ctx: Context, admins: Sequence[str]) -> bool:
+    """Administrators are configured by Entra object id or by Teams user id."""
+    user = ctx.turn.user
+    return user.id in admins or bool(user.aad_id and user.aad_id in admins)
+
+
+class _AdminView:
+    """The network store as an administrator acting on a nudge sees it: as one of each network's
+    coordinators, so that the planning rules let them act (and the audit log names them)."""
+
+    def __init__(self, store: NetworkStore, admin: Person) -> None:
+        self._store = store
+        self._admin = Coordinator(admin.user_id, admin.name, admin.aad_id)
+
+    async def get(self, network_id: int) -> Network | None:
+        network = await self._store.get(network_id)
+        return (
+            None if network is None else replace(network, coordinators=(*network.coordinators, self._admin))
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def _network(ctx: Context, network_id: int, admins: Sequence[str] = ()) -> tuple[Network, Planning]:
+    """The network a nudge or evaluation card acts on, and the planning to act with.
+
+    Its coordinators may act, and so may the administrators (the nudge reaches them after three
+    unanswered ones); for an administrator the planning treats them as a coordinator."""
     svc = services(ctx)
     network = await svc.planning.networks.get(network_id)
     if network is None:
         raise UnknownNetwork(name=f"#{network_id}")
-    svc.planning.require_coordinator(network, person(ctx.turn))
-    return network
+    who = person(ctx.turn)
+    if network.is_coordinator(who.user_id, who.aad_id) or not is_admin(ctx, admins):
+        svc.planning.require_coordinator(network, who)
+        return network, svc.planning
+    planning = copy.copy(svc.planning)
+    view = _AdminView(svc.planning.networks, who)
+    planning.networks = view
+    acting = await view.get(network_id)
+    assert acting is not None
+    return acting, planning
 
 
 def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None:
-    async def suggested_draft(ctx: Context, payload: SchedulePayload) -> tuple[Network, Draft]:
+    async def suggested_draft(ctx: Context, payload: SchedulePayload) -> tuple[Network, Planning, Draft]:
         """A draft at the nudge's suggested time; pressing any action answers the nudge."""
-        network = await _network(ctx, payload.network)
-        draft = await services(ctx).planning.draft(
+        network, planning = await _network(ctx, payload.network, admins)
+        draft = await planning.draft(
             network,
             person(ctx.turn),
             starts_at=payload.start,
@@ -341,19 +389,42 @@ def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None
         )
         if watch is not None:
             await watch.answered(network.id)
-        return network, draft
+        return network, planning, draft
+
+    def scheduled_card(ctx: Context, network: Network, start: datetime) -> ActionResult:
+        tr = ctx.tr
+        lines = [
+            tr._("{network}: {when}.", network=network.name, when=when_text(tr, start, network.timezone)),
+            tr._(
+                "The announcement is posted in the network's home conversation, "
+                "with reminders before it starts."
+            ),
+        ]
+        return ActionResult(card=note_card(tr, tr._("Scheduled \u2714"), lines))
 
     async def schedule(ctx: Context, payload: SchedulePayload) -> ActionResult:
-        _, draft = await suggested_draft(ctx, payload)
-        return await confirm_and_report(ctx, draft.id)
+        network, planning = await _network(ctx, payload.network, admins)
+        # A second click (another coordinator, or a stale card) finds the session already there.
+        for existing in await planning.sessions.for_network(
+            network.id, start=payload.start, end=payload.start + timedelta(seconds=1)
+        ):
+            if existing.starts_at == payload.start and existing.status != SessionStatus.CANCELLED:
+                if watch is not None:
+                    await watch.answered(network.id)
+                return scheduled_card(ctx, network, existing.starts_at)
+        network, planning, draft = await suggested_draft(ctx, payload)
+        if planning is services(ctx).planning:
+            return await confirm_and_report(ctx, draft.id)
+        await planning.confirm(draft.id, person(ctx.turn))
+        return scheduled_card(ctx, network, payload.start)
 
     async def pick(ctx: Context, payload: SchedulePayload) -> ActionResult:
-        network, draft = await suggested_draft(ctx, payload)
+        network, _, draft = await suggested_draft(ctx, payload)
         when_value = ctx.tr.datetime(payload.start, network.timezone, "d.M.yyyy HH:mm")
         return ActionResult(card=change_card(ctx.tr, network, draft, when_value))
 
     async def snooze(ctx: Context, payload: SnoozePayload) -> ActionResult:
-        network = await _network(ctx, payload.network)
+        network, _ = await _network(ctx, payload.network, admins)
         if watch is not None:
             await watch.answered(network.id, snooze=timedelta(weeks=payload.weeks))
         text = ctx.tr.n_(
@@ -365,8 +436,8 @@ def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None
         return ActionResult(card=note_card(ctx.tr, network.name, [text]))
 
     async def pause(ctx: Context, payload: NetworkPayload) -> ActionResult:
-        network = await _network(ctx, payload.network)
-        await services(ctx).planning.set_status(network, person(ctx.turn), NetworkStatus.PAUSED)
+        network, planning = await _network(ctx, payload.network, admins)
+        await planning.set_status(network, person(ctx.turn), NetworkStatus.PAUSED)
         if watch is not None:
             await watch.answered(network.id)
         text = ctx.tr._(
@@ -375,22 +446,22 @@ def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None
         return ActionResult(card=note_card(ctx.tr, network.name, [text]))
 
     async def propose_end(ctx: Context, payload: NetworkPayload) -> ActionResult:
-        network = await _network(ctx, payload.network)
+        network, _ = await _network(ctx, payload.network, admins)
         if watch is not None:
             await watch.answered(network.id)
         return ActionResult(card=end_confirm_card(ctx.tr, network))
 
     async def keep(ctx: Context, payload: NetworkPayload) -> ActionResult:
-        network = await _network(ctx, payload.network)
+        network, _ = await _network(ctx, payload.network, admins)
         return ActionResult(
             card=note_card(ctx.tr, network.name, [ctx.tr._("{network} goes on.", network=network.name)])
         )
 
     async def end_now(ctx: Context, payload: NetworkPayload) -> ActionResult:
-        network = await _network(ctx, payload.network)
+        network, planning = await _network(ctx, payload.network, admins)
         svc = services(ctx)
         if network.status != NetworkStatus.ENDED:
-            await svc.planning.set_status(network, person(ctx.turn), NetworkStatus.ENDED)
+            await planning.set_status(network, person(ctx.turn), NetworkStatus.ENDED)
             await svc.jobs.enqueue(
                 NewJob(END, {"network_id": network.id}, ctx.clock.now(), f"end:{network.id}")
             )
@@ -398,7 +469,7 @@ def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None
         return ActionResult(card=note_card(ctx.tr, network.name, [text]))
 
     async def keep_going(ctx: Context, payload: NetworkPayload) -> ActionResult:
-        network = await _network(ctx, payload.network)
+        network, _ = await _network(ctx, payload.network, admins)
         if watch is not None:
             await watch.answered(network.id)
         return ActionResult(
@@ -406,17 +477,16 @@ def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None
         )
 
     async def change_cadence(ctx: Context, payload: CadencePayload) -> ActionResult:
-        network = await _network(ctx, payload.network)
+        network, planning = await _network(ctx, payload.network, admins)
         cadence = parse_cadence(payload.cadence or network.cadence.code())
-        updated = await services(ctx).planning.edit(network, person(ctx.turn), cadence=cadence)
+        updated = await planning.edit(network, person(ctx.turn), cadence=cadence)
         text = ctx.tr._(
             "{network} now meets {cadence}.", network=updated.name, cadence=cadence_text(ctx.tr, updated)
         )
         return ActionResult(card=note_card(ctx.tr, network.name, [text]))
 
     async def overview(ctx: Context, args: str) -> Sequence[Reply]:
-        turn = ctx.turn
-        if turn.user.id not in admins and (turn.user.aad_id or "") not in admins:
+        if not is_admin(ctx, admins):
             raise NotAdmin()
         if watch is None:
             return []
@@ -428,8 +498,7 @@ def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None
         return [CardReply(overview_card(ctx.tr, reports))]
 
     async def evaluate_now(ctx: Context, args: str) -> Sequence[Reply]:
-        turn = ctx.turn
-        if turn.user.id not in admins and (turn.user.aad_id or "") not in admins:
+        if not is_admin(ctx, admins):
             raise NotAdmin()
         if watch is None:
             return []
@@ -479,6 +548,15 @@ STATUS_ORDER = {
 }
 
 
+def overview_rank(report: CadenceReport) -> tuple[int, int, bool]:
+    """Lapsed first, then fading attendance, then the rest by status (overdue, due, on track)."""
+    if report.status == CadenceStatus.LAPSED:
+        return (0, 0, not report.fading_attendance)
+    if report.fading_attendance:
+        return (1, STATUS_ORDER[report.status], False)
+    return (2, STATUS_ORDER[report.status], True)
+
+
 def overview_card(tr: Translator, reports: Sequence[tuple[Network, CadenceReport]]) -> dict[str, Any]:
     status_names = {
         CadenceStatus.ON_TRACK: tr._("on track"),
@@ -491,9 +569,7 @@ def overview_card(tr: Translator, reports: Sequence[tuple[Network, CadenceReport
         chosen = [(n, r) for n, r in reports if r.bucket == bucket]
         if not chosen:
             continue
-        chosen.sort(
-            key=lambda item: (STATUS_ORDER[item[1].status], not item[1].fading_attendance, item[0].name)
-        )
+        chosen.sort(key=lambda item: (*overview_rank(item[1]), item[0].name))
         body.append(
             {
                 "type": "TextBlock",

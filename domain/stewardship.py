@@ -1,9 +1,11 @@
 """Watching each network's cadence and its lifecycle, as the evaluation (seed 000) asks.
 
-Daily, on business days: every active network is evaluated (domain.cadence); a network that is
-due, overdue, lapsed or fading gets its coordinators nudged, at most once per repeat interval,
-only in working hours, and also its admins after three unanswered nudges. Fixed-term networks
-are told 30 days ahead and end on their date; continuous ones get a yearly evaluation card.
+Every day the lifecycle steps run for active and paused networks: fixed-term networks are told
+30 days ahead and end on their date (a weekend or holiday included); continuous ones get a
+yearly evaluation card. On business days every active network is also evaluated
+(domain.cadence); a network that is due, overdue, lapsed or fading gets its coordinators
+nudged, at most once per repeat interval (counted in local dates, so weekly nudges keep their
+weekday), only in working hours, and also its admins after three unanswered nudges.
 """
 
 from __future__ import annotations
@@ -75,13 +77,29 @@ def working_time(moment: datetime, tz: str, settings: WatchSettings) -> datetime
     return datetime.combine(day, time(settings.working_start), zone)
 
 
-def nudge_due(report: CadenceReport, state: NudgeState, now: datetime, settings: WatchSettings) -> bool:
-    """Whether to nudge now: a cause, not snoozed, and not nudged within the repeat interval."""
+def local_date(moment: datetime, tz: str) -> date:
+    return moment.astimezone(ZoneInfo(tz)).date()
+
+
+def nudge_due(
+    report: CadenceReport,
+    state: NudgeState,
+    now: datetime,
+    settings: WatchSettings,
+    tz: str = "Europe/Helsinki",
+) -> bool:
+    """Whether to nudge today: a cause, not snoozed, and not nudged within the repeat interval.
+
+    Both are judged by local dates, not by the clock: a nudge sent a few minutes after the
+    daily evaluation must not push the next one a day further every time."""
     if cause_of(report) is None:
         return False
-    if state.snoozed_until is not None and now < state.snoozed_until:
+    today = local_date(now, tz)
+    if state.snoozed_until is not None and today < local_date(state.snoozed_until, tz):
         return False
-    return state.last_sent_at is None or now - state.last_sent_at >= settings.repeat
+    return state.last_sent_at is None or today >= local_date(state.last_sent_at, tz) + timedelta(
+        days=settings.repeat.days
+    )
 
 
 class Watch:
@@ -104,11 +122,12 @@ class Watch:
         self.settings = settings or WatchSettings()
 
     async def schedule_daily(self, tz: str = "Europe/Helsinki") -> date | None:
-        """Called by the daily housekeeping tick: enqueue today's evaluation on a business day."""
+        """Called by the daily housekeeping tick: enqueue today's evaluation, every day.
+
+        The lifecycle steps run every day (a fixed-term network ends on a Saturday too); the
+        job itself sends nudges only on business days."""
         now = self.clock.now()
         today = now.astimezone(ZoneInfo(tz)).date()
-        if not business_day(today):
-            return None
         due = max(now, datetime.combine(today, time(self.settings.daily_hour), ZoneInfo(tz)))
         await self.jobs.enqueue(
             NewJob(DAILY, {"date": today.isoformat()}, due, f"cadence:{today.isoformat()}")
@@ -130,26 +149,47 @@ class Watch:
         return out
 
     async def daily(self, *, at_once: bool = False) -> int:
-        """Evaluate every active network; enqueue nudges and lifecycle steps. Returns nudges enqueued.
+        """The lifecycle steps of every active or paused network, every day; on business days
+        (or ``at_once``) also the cadence of every active network, with nudges. Returns nudges enqueued.
 
         ``at_once``: an administrator asked, so nudges go now rather than in the next working hours."""
         now = self.clock.now()
+        watched = await self.networks.all([NetworkStatus.ACTIVE.value, NetworkStatus.PAUSED.value])
+        for network in watched:
+            await self._lifecycle(network, now)
+        active = [n for n in watched if n.status == NetworkStatus.ACTIVE]
+        if not at_once:
+            active = [n for n in active if business_day(local_date(now, n.timezone))]
+        if not active:
+            return 0
         states = await self.nudges.all()
         enqueued = 0
-        for network, report in await self.reports():
+        for network, report in await self.reports(active):
             state = states.get(network.id, NudgeState(network.id))
             cause = cause_of(report)
             if cause is None:
                 if state.cause is not None or state.unanswered:
                     await self.nudges.save(replace(state, cause=None, unanswered=0))  # the cause is gone
-            elif nudge_due(report, state, now, self.settings):
+            elif nudge_due(report, state, now, self.settings, network.timezone):
                 at = now if at_once else working_time(now, network.timezone, self.settings)
-                stamp = at.astimezone(ZoneInfo(network.timezone)).date().isoformat()
-                payload = {"network_id": network.id, "cause": cause}
+                stamp = local_date(at, network.timezone).isoformat()
+                payload = {"network_id": network.id, "cause": cause, "date": stamp, "at_once": at_once}
                 await self.jobs.enqueue(NewJob(NUDGE, payload, at, f"nudge:{network.id}:{stamp}"))
                 enqueued += 1
-            await self._lifecycle(network, now)
         return enqueued
+
+    async def nudge_later(self, network: Network, payload: dict[str, object]) -> datetime | None:
+        """A nudge job that runs outside working hours (a delayed or retried job) is put off to the
+        next working time; returns that time, or None when the nudge may go now."""
+        now = self.clock.now()
+        if payload.get("at_once"):
+            return None
+        at = working_time(now, network.timezone, self.settings)
+        if at == now:
+            return None
+        stamp = local_date(at, network.timezone).isoformat()
+        await self.jobs.enqueue(NewJob(NUDGE, {**payload, "date": stamp}, at, f"nudge:{network.id}:{stamp}"))
+        return at
 
     async def _lifecycle(self, network: Network, now: datetime) -> None:
         today = now.astimezone(ZoneInfo(network.timezone)).date()
@@ -161,6 +201,7 @@ class Watch:
                 await self.jobs.enqueue(NewJob(ENDING_SOON, payload, now, f"ending-soon:{network.id}"))
         elif (
             network.kind == NetworkKind.CONTINUOUS
+            and network.status == NetworkStatus.ACTIVE
             and today.month == self.settings.evaluation_month
             and now - network.created_at >= timedelta(days=180)  # a new network is not evaluated yet
         ):
@@ -173,8 +214,12 @@ class Watch:
         held, _ = (await self.inputs()).get(network.id, ([], []))
         return suggest_next(network, held, self.clock.now())
 
-    async def sent(self, network_id: int, cause: str) -> NudgeState:
+    async def sent(self, network_id: int, cause: str, day: date, tz: str = "Europe/Helsinki") -> NudgeState:
+        """Record the nudge of ``day`` (its job's date). A retried job of the same day finds it
+        recorded and counts nothing more, so a retry never escalates to the admins early."""
         state = await self.nudges.get(network_id)
+        if state.last_sent_at is not None and local_date(state.last_sent_at, tz) >= day:
+            return state
         updated = replace(state, cause=cause, last_sent_at=self.clock.now(), unanswered=state.unanswered + 1)
         await self.nudges.save(updated)
         return updated

@@ -496,15 +496,32 @@ class SqlSessionStore:
             await session.execute(update(SessionRow).where(SessionRow.id == session_id).values(values))
 
     async def personal_conversations(self, user_ids: Sequence[str]) -> dict[str, str]:
-        """The 1:1 conversation with each user who has the app installed personally."""
+        """The 1:1 conversation with each user who has the app installed personally.
+
+        An id may be a Teams user id or an Entra object id (administrators are configured by
+        either); the answer is keyed by the id as asked."""
         if not user_ids:
             return {}
+        wanted = list(user_ids)
         async with self._db.read() as session:
             rows = (
                 await session.execute(
-                    select(ConversationRefRow.user_id, ConversationRefRow.conversation_id).where(
-                        ConversationRefRow.kind == "personal", ConversationRefRow.user_id.in_(list(user_ids))
+                    select(
+                        ConversationRefRow.user_id,
+                        ConversationRefRow.user_aad_id,
+                        ConversationRefRow.conversation_id,
+                    ).where(
+                        ConversationRefRow.kind == "personal",
+                        or_(
+                            ConversationRefRow.user_id.in_(wanted),
+                            ConversationRefRow.user_aad_id.in_(wanted),
+                        ),
                     )
                 )
             ).all()
-        return {user_id: conversation_id for user_id, conversation_id in rows if user_id}
+        found: dict[str, str] = {}
+        for user_id, aad_id, conversation_id in rows:
+            for key in (user_id, aad_id):
+                if key and key in wanted:
+                    found[key] = conversation_id
+        return {key: found[key] for key in wanted if key in found}
