@@ -20,7 +20,7 @@ from domain import planning
 from domain.jobs import NewJob
 from domain.networks import Network, NetworkStatus
 from domain.participation import ATTENDANCE_FETCH, ENDED
-from domain.ports import AttendanceSource, MeetingProvider
+from domain.ports import AttendanceSource, DeliveryFailed, MeetingProvider
 from domain.sessions import Session, SessionStatus
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,9 @@ class SessionJobs:
         if session.status != SessionStatus.SCHEDULED or network.status != NetworkStatus.ACTIVE:
             log.info("announcement skipped: session %s is %s", session.id, session.status)
             return
+        if session.ends_at <= self.svc.planning.clock.now():
+            log.info("announcement skipped: session %s is over", session.id)  # e.g. moved earlier
+            return
         if session.join_url is None and self.meetings is not None:
             # No link given: make the Teams meeting now, so the card can carry its Join button.
             subject = f"{network.name}: {session.topic}" if session.topic else network.name
@@ -148,10 +151,12 @@ class SessionJobs:
         people = {p.user_id: p for p in await self.svc.sessions.followers(network.id)}
         people.update({p.user_id: p for p in await self.svc.sessions.coming(session.id)})
         stamp = int(session.starts_at.timestamp())
-        for user_id in people:
-            await self._tell(
-                user_id, f"remind-personal:{session.id}:{stamp}:{user_id}", network, session, "reminder"
-            )
+        await self._tell_each(
+            [(user_id, f"remind-personal:{session.id}:{stamp}:{user_id}") for user_id in people],
+            network,
+            session,
+            "reminder",
+        )
 
     async def notify_change(self, payload: dict[str, Any]) -> None:
         loaded = await self._load(payload)
@@ -160,9 +165,31 @@ class SessionJobs:
         session, network = loaded
         change = str(payload.get("change", "cancelled"))
         stamp = int(session.starts_at.timestamp())
-        for person in await self.svc.sessions.coming(session.id):
-            key = f"notify:{session.id}:{change}:{stamp}:{person.user_id}"
-            await self._tell(person.user_id, key, network, session, change)
+        people = await self.svc.sessions.coming(session.id)
+        await self._tell_each(
+            [(p.user_id, f"notify:{session.id}:{change}:{stamp}:{p.user_id}") for p in people],
+            network,
+            session,
+            change,
+        )
+
+    async def _tell_each(
+        self, recipients: list[tuple[str, str]], network: Network, session: Session, what: str
+    ) -> None:
+        """Tell each person on their own: one refused chat (e.g. 403, app removed) stops nobody else.
+
+        A failure that may pass is raised at the end, so that the job is tried again; the sender's
+        keys are per person, so those already told are not told twice."""
+        retry: list[str] = []
+        for user_id, key in recipients:
+            try:
+                await self._tell(user_id, key, network, session, what)
+            except DeliveryFailed as error:
+                log.warning("%s of session %s not delivered to %s: %s", what, session.id, user_id, error)
+                if error.retryable:
+                    retry.append(user_id)
+        if retry:
+            raise DeliveryFailed(f"{what} to {len(retry)} people to try again", retryable=True)
 
     async def _tell(self, user_id: str, key: str, network: Network, session: Session, what: str) -> None:
         """A 1:1 message, only to people who have a personal chat with Tapaamo (Teams allows no other)."""

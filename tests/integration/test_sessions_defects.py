@@ -17,7 +17,7 @@ from bot.app import PARTS
 from dialogs.i18n import Catalogs
 from domain.clock import FakeClock
 from tests.support.cards import assert_valid_card
-from tests.support.harness import Harness, cards_of, running_bot, texts
+from tests.support.harness import Harness, cards_of, running_bot, texts, user
 
 FI = Catalogs()["fi"]
 SV = Catalogs()["sv"]
@@ -166,3 +166,87 @@ async def test_the_repeats_line_states_the_rule(
     await network(bot)
     card, _ = await draft(bot, command, locale=locale)
     assert expected in texts(card)
+
+
+async def confirm_series(bot: Harness, command: str, **kwargs: Any) -> None:
+    _, verbs = await draft(bot, command, **kwargs)
+    answer = await bot.click("session.confirm", verbs["session.confirm"], **kwargs)
+    assert_valid_card(answer["value"])
+    await bot.run_jobs()
+
+
+def announced(bot: Harness, since: int = 0) -> list[str]:
+    """The "When" of each session card posted (not updated) since ``since``."""
+    return [
+        texts(card).split("\n")[3]
+        for card in sent_cards(bot, since)
+        if any(a.get("verb") == "session.rsvp" for a in card.get("actions", []))
+    ]
+
+
+# --- 5. a moved session is announced for its new time --------------------------------------------
+
+
+async def test_a_session_moved_before_its_announcement_is_announced_for_the_new_time(bot: Harness) -> None:
+    await network(bot)
+    await confirm_series(bot, 'schedule Taloustorstai "every thursday 14:00" 6 times')
+    ids = await session_ids(bot)
+    before = len(bot.connector.received)
+
+    await bot.say(f'move #{ids[3]} "tomorrow 10:00"')  # the 31 December one, not yet announced
+    await bot.run_jobs()
+    assert announced(bot, before) == ["Saturday 5 December 2026 10:00 (Eastern European Standard Time)"]
+
+    # and no card of it comes later, when its old announcement time passes
+    later = len(bot.connector.received)
+    for _ in range(4 * 24):
+        await bot.advance(timedelta(hours=6))
+        if bot.clock.now() > datetime(2026, 12, 28, tzinfo=UTC):
+            break
+    assert "Saturday 5 December" not in " ".join(announced(bot, later))
+
+
+# --- 6. resume announces what the pause held back -----------------------------------------------
+
+
+async def test_resume_announces_the_sessions_skipped_while_paused(bot: Harness) -> None:
+    await network(bot)
+    await confirm_series(bot, 'schedule Taloustorstai "every thursday 14:00"')
+    await bot.say("network pause Taloustorstai")
+    while bot.clock.now() < datetime(2026, 12, 11, 8, 0, tzinfo=UTC):  # past 17.12's announcement
+        await bot.advance(timedelta(hours=1))
+    before = len(bot.connector.received)
+
+    await bot.say("network resume Taloustorstai")
+    await bot.run_jobs()
+    await bot.say("network pause Taloustorstai")
+    await bot.say("network resume Taloustorstai")  # twice: still one card
+    await bot.run_jobs()
+
+    assert announced(bot, before) == ["Thursday 17 December 2026 14:00 (Eastern European Standard Time)"]
+
+
+# --- 7. one refused chat does not stop the others -----------------------------------------------
+
+
+@pytest.mark.parametrize("status", [403, 503])
+async def test_a_refused_personal_chat_does_not_stop_the_others(bot: Harness, status: int) -> None:
+    for n, chat in ((2, "a:u2"), (3, "a:u3")):
+        await bot.say("help", sender=user(n), conversation=chat, conversation_type="personal")
+    await network(bot)
+    await confirm_series(bot, 'schedule Taloustorstai "next friday 10:00"')
+    [session_id] = await session_ids(bot)
+    for n in (2, 3):
+        await bot.click("session.rsvp", {"session": session_id, "coming": True}, sender=user(n))
+    bot.connector.force_status("a:u2", status, times=1)
+
+    await bot.say(f"cancel #{session_id}")
+    await bot.run_jobs()
+    told = [r for r in bot.connector.for_conversation("a:u3") if r.kind == "send"]
+    assert len(told) == 1
+    assert "is cancelled" in told[0].activity["text"]
+
+    await bot.advance(timedelta(minutes=30))  # the retry, when a retry may help
+    u2 = [r for r in bot.connector.for_conversation("a:u2") if r.kind == "send"]
+    assert len(u2) == (1 if status == 503 else 0)
+    assert len([r for r in bot.connector.for_conversation("a:u3") if r.kind == "send"]) == 1
