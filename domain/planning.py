@@ -349,6 +349,24 @@ class Planning:
                 made += len(await self.extend_series(series))
         return made
 
+    async def announce_missed(self, network: Network) -> int:
+        """On resume: announce the upcoming sessions whose announcement fell in the pause.
+
+        The card is posted under the session's key, so a session announced before the pause is
+        not announced again; those further ahead keep their own announce jobs."""
+        now = self.clock.now()
+        stamp = int(now.timestamp())
+        jobs = [
+            NewJob(ANNOUNCE, {"session_id": session.id}, now, f"announce:{session.id}:resumed:{stamp}")
+            for session in await self.sessions.for_network(network.id, start=now)
+            if session.status == SessionStatus.SCHEDULED
+            and session.ends_at > now
+            and announce_due(session.starts_at, now, first=False) <= now
+        ]
+        for job in jobs:
+            await self.jobs.enqueue(job)
+        return len(jobs)
+
     async def _enqueue_for(self, sessions: Sequence[Session], first: bool) -> None:
         now = self.clock.now()
         jobs: list[NewJob] = []
@@ -385,24 +403,6 @@ class Planning:
         return session
 
     async def cancel(self, session_id: int, person: Person) -> Session:
-    async def announce_missed(self, network: Network) -> int:
-        """On resume: announce the upcoming sessions whose announcement fell in the pause.
-
-        The card is posted under the session's key, so a session announced before the pause is
-        not announced again; those further ahead keep their own announce jobs."""
-        now = self.clock.now()
-        stamp = int(now.timestamp())
-        jobs = [
-            NewJob(ANNOUNCE, {"session_id": session.id}, now, f"announce:{session.id}:resumed:{stamp}")
-            for session in await self.sessions.for_network(network.id, start=now)
-            if session.status == SessionStatus.SCHEDULED
-            and session.ends_at > now
-            and announce_due(session.starts_at, now, first=False) <= now
-        ]
-        for job in jobs:
-            await self.jobs.enqueue(job)
-        return len(jobs)
-
         session = await self.session(session_id)
         network = await self._network(session.network_id)
         self.require_coordinator(network, person)
@@ -445,6 +445,10 @@ class Planning:
         await self._enqueue_for([moved], first=False)
         stamp = int(starts_at.timestamp())
         payload = {"session_id": session.id}
+        # Not yet announced: its announcement falls due for the new time (the card is posted once,
+        # under the session's key, whichever of the two announce jobs runs first).
+        due = announce_due(starts_at, now, first=False)
+        await self.jobs.enqueue(NewJob(ANNOUNCE, payload, due, f"announce:{session.id}:{stamp}"))
         await self.jobs.enqueue(NewJob(UPDATE_CARD, payload, now, f"card:{session.id}:moved:{stamp}"))
         await self.jobs.enqueue(
             NewJob(NOTIFY_CHANGE, {**payload, "change": "moved"}, now, f"notify:{session.id}:moved:{stamp}")
@@ -481,10 +485,6 @@ class Planning:
         else:
             changed = await self.sessions.unrsvp(session.id, person.user_id)
         if changed:
-        # Not yet announced: its announcement falls due for the new time (the card is posted once,
-        # under the session's key, whichever of the two announce jobs runs first).
-        due = announce_due(starts_at, now, first=False)
-        await self.jobs.enqueue(NewJob(ANNOUNCE, payload, due, f"announce:{session.id}:{stamp}"))
             await self._card_changed(session)
         return coming
 
