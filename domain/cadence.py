@@ -57,10 +57,13 @@ Attendance and buckets
 
 * ``held_last_12_months`` counts held sessions in the 365 days up to ``now``; ``bucket`` is
   :func:`bucket_of` that count (the buckets of seed 000's evaluation).
-* ``recent_average`` is the mean participants of the last (up to) three held sessions,
+* Attendance is judged only over held sessions with recorded attendance (at least one
+  participant): a session nobody checked in to and no Teams event or report covered reads
+  as 0 participants in the ledger, which says nothing about how many came.
+* ``recent_average`` is the mean participants of the last (up to) three such sessions,
   ``year_average`` the mean over the last 12 months; None when there is nothing to average.
 * ``fading_attendance`` is true when the recent average is below half of the 12-month
-  average, judged only with at least 3 sessions in the last 12 months and at least 4 in total.
+  average, judged only with at least 3 such sessions in the last 12 months and at least 4 in total.
 """
 
 from __future__ import annotations
@@ -319,11 +322,13 @@ def evaluate(
         status = CadenceStatus.DUE
 
     year = [s for s in past if s.starts_at > now - YEAR]
-    recent_average = _mean([s.participants for s in past[-RECENT:]])
-    year_average = _mean([s.participants for s in year])
+    counted = [s for s in past if s.participants > 0]  # attendance recorded
+    counted_year = [s for s in counted if s.starts_at > now - YEAR]
+    recent_average = _mean([s.participants for s in counted[-RECENT:]])
+    year_average = _mean([s.participants for s in counted_year])
     fading = (
-        len(year) >= FADING_MIN_YEAR
-        and len(past) >= FADING_MIN_TOTAL
+        len(counted_year) >= FADING_MIN_YEAR
+        and len(counted) >= FADING_MIN_TOTAL
         and recent_average is not None
         and year_average is not None
         and recent_average < year_average / 2
