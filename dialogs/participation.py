@@ -263,28 +263,51 @@ async def export_command(ctx: Context, args: str) -> Sequence[Reply]:
             break
     network, period_words = await _network_and_rest(ctx, tokens)
     me = person(ctx.turn)
-    personal = network.is_coordinator(me.user_id, me.aad_id)
-    if not personal:
-        svc.planning.require_coordinator(network, me)
+    svc.planning.require_coordinator(network, me)
     start, end = parse_period(" ".join(period_words), ctx.clock.now())
     assert svc.links is not None
-    url = svc.links.export(network.id, start, end, fmt, me.user_id)
+    # The personal link serves names: it names this coordinator (the download checks they still
+    # are one) and goes only to their 1:1 chat, never to a group where anyone could open it.
+    if ctx.turn.conversation_kind == "personal":
+        where: str | None = ctx.turn.conversation_id
+    else:
+        where = (await svc.sessions.personal_conversations([me.user_id])).get(me.user_id)
+    personal = where is not None
+    url = svc.links.export(network.id, start, end, fmt, me.user_id if personal else "")
     await svc.audit.record(
         actor_id=me.user_id,
         action="network.export",
         subject=f"network:{network.id}",
-        details={"format": fmt},
+        details={"format": fmt, "personal": personal},
         at=ctx.clock.now(),
     )
+    title = ctx.tr._("{network}: export", network=network.name)
     lines = [
-        ctx.tr._(
-            "Per-session totals and per-organisation counts, with participants' names for coordinators."
-        ),
+        ctx.tr._("Per-session totals and per-organisation counts, with participants' names for coordinators.")
+        if personal
+        else ctx.tr._("Per-session totals and per-organisation counts, without participants' names."),
         ctx.tr._("The link works for {hours} hours and only for this network.", hours=svc.links.hours),
     ]
-    card = note_card(ctx.tr, ctx.tr._("{network}: export", network=network.name), lines)
+    if not personal:
+        lines.append(
+            ctx.tr._(
+                "For a file with participants' names, add Tapaamo as a personal app in Teams and "
+                "ask again: names are sent only in your personal chat with Tapaamo."
+            )
+        )
+    card = note_card(ctx.tr, title, lines)
     card["actions"] = [cards.open_url(ctx.tr._("Download {format}", format=fmt.upper()), url)]
-    return [CardReply(card)]
+    if where is None or where == ctx.turn.conversation_id:
+        return [CardReply(card)]
+    await svc.notifier.post(where, f"export:{network.id}:{ctx.turn.activity_id}", card=card)
+    return [
+        TextReply(
+            ctx.tr._(
+                "I sent the export of {network} to you in our personal chat: it has participants' names.",
+                network=network.name,
+            )
+        )
+    ]
 
 
 def register(router: Router) -> None:

@@ -123,11 +123,26 @@ async def test_the_next_session_tells_new_from_returning(bot: Harness) -> None:
 
 
 async def test_export_gives_coordinators_a_file_and_is_audited(bot: Harness) -> None:
+    from sqlalchemy import text
+
+    from bot.app import PARTS
+
     await session_today(bot)
+    await bot.say("help", conversation="a:coord", conversation_type="personal")  # personal app installed
     bot.clock.advance(timedelta(minutes=55))
     for n in (2, 3):
         await bot.say("here", sender=user(n))
-    [card] = cards_of(await bot.say("export Digisumpit csv"))
+    before = len(bot.connector.received)
+    await bot.say("export Digisumpit csv")
+    await bot.run_jobs()
+    sent = bot.connector.received[before:]
+    # In the group chat only a word that the file went to the coordinator's personal chat.
+    group = [r.activity for r in sent if r.conversation_id == "19:group-chat"]
+    assert not any("/export/" in str(activity) for activity in group)
+    [reply] = [r.activity for r in sent if r.conversation_id == "19:group-chat" and r.kind == "reply"]
+    assert "in our personal chat" in reply["text"]
+    [personal] = [r.activity for r in sent if r.conversation_id == "a:coord"]
+    [card] = cards_of([personal])
     assert_valid_card(card)
     url = card["actions"][0]["url"]
     path = url.split("127.0.0.1:3978", 1)[1]
@@ -137,11 +152,40 @@ async def test_export_gives_coordinators_a_file_and_is_audited(bot: Harness) -> 
     rows = list(csv.reader(io.StringIO(body)))
     assert ["# participants"] in rows
     assert any(row[1:2] == ["User 2"] for row in rows), body
+    async with bot.app[PARTS].database.read() as session:
+        audited = (
+            await session.execute(
+                text(
+                    "SELECT actor_id, action, subject, details FROM audit_log "
+                    "WHERE action LIKE 'network.export%' ORDER BY id"
+                )
+            )
+        ).all()
+    assert [(a, b, c) for a, b, c, _ in audited] == [
+        (user(1)["id"], "network.export", "network:1"),
+        (user(1)["id"], "network.export.download", "network:1"),
+    ]
+    assert "personal" in str(audited[0][3])
     # Someone else cannot export, and a tampered link is refused.
     [refused] = await bot.say("export Digisumpit", sender=user(9))
     assert "Only the coordinators of Digisumpit" in refused["text"]
     tampered = path[:-3] + ("abc" if not path.endswith("abc") else "xyz")
     assert (await bot.client.get(tampered)).status == 403
+
+
+async def test_an_export_asked_in_a_group_without_a_personal_chat_has_no_names(bot: Harness) -> None:
+    await session_today(bot)
+    bot.clock.advance(timedelta(minutes=55))
+    for n in (2, 3):
+        await bot.say("here", sender=user(n))
+    [card] = cards_of(await bot.say("export Digisumpit csv"))
+    assert_valid_card(card)
+    assert "add Tapaamo as a personal app" in texts(card)
+    path = card["actions"][0]["url"].split("127.0.0.1:3978", 1)[1]
+    body = (await (await bot.client.get(path)).read()).decode("utf-8-sig")
+    assert "# sessions" in body
+    assert "User 2" not in body
+    assert "# participants" not in body
 
 
 async def test_an_unmatched_meeting_is_kept_and_can_be_attached(bot: Harness) -> None:
