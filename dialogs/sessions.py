@@ -17,7 +17,7 @@ from dialogs.services import Services
 from dialogs.session_cards import note_card
 from dialogs.turn import ActionResult, CardReply, Lang, Reply, TextReply
 from domain.errors import UserError
-from domain.networks import Network
+from domain.networks import Network, fold
 from domain.sessions import (
     DEFAULT_DURATION,
     Draft,
@@ -37,6 +37,7 @@ USAGE: dict[Lang, str] = {
 }
 LINK_WORDS = {"link", "linkki", "länk"}
 UNTIL_WORDS = {"until", "asti", "saakka", "till", "tills"}
+ALL_WORDS = {"all", "series", "kaikki", "sarja", "alla", "serien", "hela"}
 TIMES_WORDS = {"times", "time", "kertaa", "kerran", "krt", "gånger", "gång", "ggr"}
 MAX_WHEN_WORDS = 7
 
@@ -200,8 +201,12 @@ async def sessions_command(ctx: Context, args: str) -> Sequence[Reply]:
 async def cancel_command(ctx: Context, args: str) -> Sequence[Reply]:
     tokens = split_args(args)
     if not tokens:
-        raise MissingParts(usage={"en": "cancel #12", "fi": "peru #12", "sv": "avboka #12"}[ctx.lang])
+        raise MissingParts(
+            usage={"en": "cancel #12 [all]", "fi": "peru #12 [kaikki]", "sv": "avboka #12 [alla]"}[ctx.lang]
+        )
     svc = services(ctx)
+    if len(tokens) > 1 and fold(tokens[1]) in ALL_WORDS:
+        return await _cancel_series(ctx, parse_session_ref(tokens[0]))
     session = await svc.planning.cancel(parse_session_ref(tokens[0]), person(ctx.turn))
     network = await svc.planning.networks.get(session.network_id)
     assert network is not None
@@ -211,6 +216,21 @@ async def cancel_command(ctx: Context, args: str) -> Sequence[Reply]:
             ctx.tr._("Cancelled: {network}, {when}. Those coming are told.", network=network.name, when=when)
         )
     ]
+
+
+async def _cancel_series(ctx: Context, session_id: int) -> Sequence[Reply]:
+    svc = services(ctx)
+    session = await svc.planning.session(session_id)
+    cancelled = await svc.planning.cancel_series(session_id, person(ctx.turn))
+    network = await svc.planning.networks.get(session.network_id)
+    assert network is not None
+    text = ctx.tr.n_(
+        "Cancelled the series of {network}: {n} coming session. Those coming are told; no more are made.",
+        "Cancelled the series of {network}: {n} coming sessions. Those coming are told; no more are made.",
+        len(cancelled),
+        network=network.name,
+    )
+    return [TextReply(text)]
 
 
 async def move_command(ctx: Context, args: str) -> Sequence[Reply]:
@@ -403,8 +423,11 @@ def register(router: Router) -> None:
             name="cancel",
             aliases={"en": ("cancel", "skip"), "fi": ("peru", "ohita"), "sv": ("avboka", "hoppa")},
             handler=cancel_command,
-            summary=N_("Cancel one session (also one occurrence of a series); its card says so."),
-            usage={"en": "cancel #12", "fi": "peru #12", "sv": "avboka #12"},
+            summary=N_(
+                "Cancel one session (also one occurrence of a series), or with \u201call\u201d "
+                "its whole series; its card says so."
+            ),
+            usage={"en": "cancel #12 [all]", "fi": "peru #12 [kaikki]", "sv": "avboka #12 [alla]"},
             coordinator_only=True,
         )
     )

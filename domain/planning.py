@@ -69,6 +69,10 @@ class NoHome(UserError):
     )
 
 
+class NotASeries(UserError):
+    message_id = "{ref} is a single session, not part of a series: cancel it with \u201ccancel {ref}\u201d."
+
+
 class AlreadyEnded(UserError):
     message_id = "{network} has already ended."
 
@@ -412,6 +416,26 @@ class Planning:
             raise SessionOver()
         cancelled = await self._cancel(session, reason="cancelled")
         await self._audit(person, "session.cancel", network, {"session": session.id})
+        return cancelled
+
+    async def cancel_series(self, session_id: int, person: Person) -> Sequence[Session]:
+        """Cancel the series of a session: its coming sessions (each as a single cancel does) and
+        every later one (none is made any more). Returns the sessions cancelled now."""
+        session = await self.session(session_id)
+        network = await self._network(session.network_id)
+        self.require_coordinator(network, person)
+        if session.series_id is None:
+            raise NotASeries(ref=f"#{session.id}")
+        now = self.clock.now()
+        await self.sessions.cancel_series(session.series_id)
+        cancelled = [
+            await self._cancel(other, reason="cancelled")
+            for other in await self.sessions.for_network(network.id, start=now)
+            if other.series_id == session.series_id
+            and other.status == SessionStatus.SCHEDULED
+            and other.starts_at > now
+        ]
+        await self._audit(person, "series.cancel", network, {"series": session.series_id})
         return cancelled
 
     async def _cancel(self, session: Session, reason: str) -> Session:

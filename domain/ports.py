@@ -170,6 +170,10 @@ class SessionStore(Protocol):
 
     async def active_series(self) -> Sequence[Series]: ...
 
+    async def cancel_series(self, series_id: int) -> bool:
+        """Mark a series cancelled (no more sessions are made); False if it already was."""
+        ...
+
     async def add_sessions(self, sessions: Sequence[NewSession], at: datetime) -> Sequence[Session]:
         """Store sessions, skipping any already there (same series and start, or same draft)."""
         ...

@@ -232,6 +232,7 @@ def _session(row: SessionRow) -> Session:
         series_id=row.series_id,
         draft_id=row.draft_id,
         meeting_id=row.meeting_id,
+        occurrence=row.occurrence,
     )
 
 
@@ -305,6 +306,15 @@ class SqlSessionStore:
         async with self._db.read() as session:
             row = await session.get(SeriesRow, series_id)
         return _series(row) if row else None
+
+    async def cancel_series(self, series_id: int) -> bool:
+        async with self._db.write() as session:
+            result = await session.execute(
+                update(SeriesRow)
+                .where(SeriesRow.id == series_id, SeriesRow.cancelled.is_(False))
+                .values(cancelled=True)
+            )
+        return bool(getattr(result, "rowcount", 0))
 
     async def active_series(self) -> Sequence[Series]:
         async with self._db.read() as session:

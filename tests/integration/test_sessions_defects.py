@@ -250,3 +250,48 @@ async def test_a_refused_personal_chat_does_not_stop_the_others(bot: Harness, st
     u2 = [r for r in bot.connector.for_conversation("a:u2") if r.kind == "send"]
     assert len(u2) == (1 if status == 503 else 0)
     assert len([r for r in bot.connector.for_conversation("a:u3") if r.kind == "send"]) == 1
+
+
+# --- 8. a whole series cancelled ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "command", "tr"), [("en-US", "cancel", EN), ("fi-FI", "peru", FI), ("sv-SE", "avboka", SV)]
+)
+async def test_a_whole_series_is_cancelled(bot: Harness, locale: str, command: str, tr: Any) -> None:
+    await bot.say("help", sender=user(2), conversation="a:u2", conversation_type="personal")
+    await network(bot)
+    await confirm_series(bot, 'schedule Taloustorstai "every thursday 14:00"')
+    ids = await session_ids(bot)
+    await bot.click("session.rsvp", {"session": ids[0], "coming": True}, sender=user(2))
+    await bot.run_jobs()
+    word = {"en-US": "all", "fi-FI": "kaikki", "sv-SE": "alla"}[locale]
+
+    [reply] = await bot.say(f"{command} #{ids[1]} {word}", locale=locale)
+    await bot.run_jobs()
+
+    assert reply["text"] == tr.n_(
+        "Cancelled the series of {network}: {n} coming session. Those coming are told; no more are made.",
+        "Cancelled the series of {network}: {n} coming sessions. Those coming are told; no more are made.",
+        len(ids),
+        network="Taloustorstai",
+    )
+    assert await session_ids(bot) == ids  # the rows stay, cancelled
+    svc = bot.app[PARTS].web
+    assert {s.status for s in await svc.sessions.for_network(1, start=bot.clock.now())} == {"cancelled"}
+    [updated] = [r for r in bot.connector.received if r.kind == "update"][-1:]
+    assert "Cancelled" in texts(cards_of([updated.activity])[0])  # the posted card says so
+    told = [r for r in bot.connector.for_conversation("a:u2") if r.kind == "send"]
+    assert any("is cancelled" in r.activity.get("text", "") for r in told)
+    # and the daily extension makes no new ones
+    bot.clock.advance(timedelta(days=30))
+    await bot.app[PARTS].housekeeping()
+    assert all(s.status == "cancelled" for s in await svc.sessions.for_network(1, start=bot.clock.now()))
+
+
+async def test_cancelling_all_of_a_single_session_says_it_is_not_a_series(bot: Harness) -> None:
+    await network(bot)
+    await confirm_series(bot, 'schedule Taloustorstai "next friday 10:00"')
+    [session_id] = await session_ids(bot)
+    [reply] = await bot.say(f"cancel #{session_id} all")
+    assert "not part of a series" in reply["text"]
