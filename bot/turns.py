@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from botbuilder.schema import ActivityTypes
 
+from bot import logs
 from bot.auth import AuthError, BotAuthenticator
 from bot.connector import ConnectorError
 from bot.sender import OutboundMessage, Sender
@@ -264,6 +265,7 @@ class MessagesEndpoint:
             activity = check_activity(body)
         except NotAnActivity as error:
             return error_response(400, str(error))
+        logs.set_activity(activity.get("id"))  # every log line of this turn carries it
         if self.authenticator is not None:
             try:
                 await self.authenticator.authenticate(request.headers.get("Authorization"), activity)
