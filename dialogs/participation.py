@@ -115,16 +115,29 @@ async def attendance_command(ctx: Context, args: str) -> Sequence[Reply]:
     if not add and verb not in {fold(w) for w in REMOVE_WORDS}:
         raise MissingParts(usage=usage[ctx.lang])
     svc = services(ctx)
-    names = []
+    names: list[str] = []
+    absent: list[str] = []
     for mentioned in ctx.turn.mentions:
-        await svc.ledger.correct(session_id, person(ctx.turn), member(mentioned), add)
-        names.append(mentioned.name or mentioned.id)
-    text = (
-        ctx.tr._("Added to session #{session}: {names}.", session=session_id, names=", ".join(names))
-        if add
-        else ctx.tr._("Removed from session #{session}: {names}.", session=session_id, names=", ".join(names))
-    )
-    return [TextReply(text)]
+        changed = await svc.ledger.correct(session_id, person(ctx.turn), member(mentioned), add)
+        (names if changed else absent).append(mentioned.name or mentioned.id)
+    lines = []
+    if names:
+        lines.append(
+            ctx.tr._("Added to session #{session}: {names}.", session=session_id, names=", ".join(names))
+            if add
+            else ctx.tr._(
+                "Removed from session #{session}: {names}.", session=session_id, names=", ".join(names)
+            )
+        )
+    if absent:
+        lines.append(
+            ctx.tr._(
+                "Nothing to remove: {names} took no part in session #{session}.",
+                session=session_id,
+                names=", ".join(absent),
+            )
+        )
+    return [TextReply(" ".join(lines))]
 
 
 async def attach_command(ctx: Context, args: str) -> Sequence[Reply]:

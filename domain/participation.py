@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import IntFlag
 from typing import TYPE_CHECKING, Any
@@ -422,7 +422,8 @@ class Ledger:
             await self.store.mark_held(session_id, None, None)
         return len(records)
 
-    async def correct(self, session_id: int, coordinator: Person, member: Member, add: bool) -> Session:
+    async def correct(self, session_id: int, coordinator: Person, member: Member, add: bool) -> bool:
+        """Add or remove a person; False when a removal found nobody to remove."""
         session = await self.sessions.get(session_id)
         if session is None:
             raise UnknownSession(ref=f"#{session_id}")
@@ -432,13 +433,19 @@ class Ledger:
                 network=network.name if network else "?",
                 coordinators=network.coordinator_names() if network else "",
             )
+        if not member.aad_id and member.user_id:
+            # A Teams @mention carries the user id only: use the key the ledger already knows the
+            # person by (their Entra object id), or "remove" finds nothing and "add" makes a twin.
+            known = await self.store.known_key(member.user_id)
+            if known is not None and not known.startswith("teams:"):
+                member = replace(member, aad_id=known)
         key = participant_key(member.aad_id, member.user_id)
         if add:
             await self.store.record(
                 self._attendance(session.id, member, Source.COORDINATOR, session.starts_at, session.ends_at)
             )
-        else:
-            await self.store.remove(session.id, key)
+        elif not await self.store.remove(session.id, key):
+            return False
         await self.audit.record(
             actor_id=coordinator.user_id,
             action="participation.add" if add else "participation.remove",
@@ -446,7 +453,7 @@ class Ledger:
             details={"session": session.id},
             at=self.clock.now(),
         )
-        return session
+        return True
 
     async def network_figures(
         self,

@@ -262,6 +262,10 @@ class ParticipationStore(Protocol):
         """Merge one source's attendance into the (session, person) row; repeating it changes nothing."""
         ...
 
+    async def known_key(self, user_id: str) -> str | None:
+        """The ledger key of the person with this Teams user id, if a row or reference knows them."""
+        ...
+
     async def remove(self, session_id: int, key: str) -> bool:
         """A coordinator takes a person out of a session; later sources do not put them back."""
         ...

@@ -18,6 +18,7 @@ from domain.participation import (
     organisation_of,
 )
 from storage.db import Database
+from storage.models import ConversationRefRow
 from storage.network_models import SessionRow
 from storage.participation_models import MeetingEventRow, ParticipationRow
 from storage.repositories import dialect_insert
@@ -98,12 +99,35 @@ class SqlParticipationStore:
     async def remove(self, session_id: int, key: str) -> bool:
         statement = (
             update(ParticipationRow)
-            .where(ParticipationRow.session_id == session_id, ParticipationRow.participant_key == key)
+            .where(
+                ParticipationRow.session_id == session_id,
+                ParticipationRow.participant_key == key,
+                ParticipationRow.removed.is_(False),
+            )
             .values(removed=True)
         )
         async with self._db.write() as session:
             result = await session.execute(statement)
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def known_key(self, user_id: str) -> str | None:
+        """The ledger key of the person with this Teams user id, as earlier rows or a conversation
+        reference know them (a Teams @mention names the user id only, never the Entra object id)."""
+        async with self._db.read() as session:
+            key = await session.scalar(
+                select(ParticipationRow.participant_key)
+                .where(ParticipationRow.user_id == user_id)
+                .order_by(ParticipationRow.last_seen.desc())
+                .limit(1)
+            )
+            if key is not None:
+                return str(key)
+            aad_id = await session.scalar(
+                select(ConversationRefRow.user_aad_id)
+                .where(ConversationRefRow.user_id == user_id, ConversationRefRow.user_aad_id.is_not(None))
+                .limit(1)
+            )
+        return str(aad_id).lower() if aad_id else None
 
     async def for_session(self, session_id: int) -> Sequence[Participation]:
         query = (

@@ -11,9 +11,9 @@ from sqlalchemy import text
 
 from bot.app import PARTS
 from domain.clock import FakeClock
-from tests.integration.test_participation_flow import JOIN, meeting, members
+from tests.integration.test_participation_flow import JOIN, meeting, members, session_today
 from tests.integration.test_polls_flow import poll_cards
-from tests.support.harness import Harness, cards_of, running_bot, texts
+from tests.support.harness import Harness, cards_of, running_bot, texts, user
 
 
 @pytest.fixture
@@ -68,3 +68,39 @@ async def test_a_series_sharing_one_link_gets_todays_events(bot: Harness) -> Non
     await bot.post(meeting(bot, "meetingStart", StartTime="2026-01-12T10:00:00Z"))
     [listing] = cards_of(await bot.say("sessions Digisumpit"))
     assert f"**#{sessions[1]}** Monday 12 January 2026 12:00 (held)" in texts(listing)
+
+
+def mention(n: int) -> dict:
+    """A mention as Teams sends it: the user id and name, no Entra object id."""
+    return {
+        "type": "mention",
+        "mentioned": {"id": user(n)["id"], "name": f"User {n}"},
+        "text": f"<at>User {n}</at>",
+    }
+
+
+async def test_corrections_by_teams_mentions_find_the_checked_in_person(bot: Harness) -> None:
+    session_id = await session_today(bot)
+    bot.clock.advance(timedelta(minutes=55))
+    for n in (2, 3, 7):
+        await bot.say("here", sender=user(n))
+
+    [removed] = await bot.say(
+        f"<at>Tapaamo</at> attendance #{session_id} remove <at>User 7</at>", entities=[mention(7)]
+    )
+    assert removed["text"] == f"Removed from session #{session_id}: User 7."
+    [added] = await bot.say(
+        f"<at>Tapaamo</at> attendance #{session_id} add <at>User 3</at>", entities=[mention(3)]
+    )
+    assert added["text"] == f"Added to session #{session_id}: User 3."
+    [report] = cards_of(await bot.say("report Digisumpit"))
+    assert "2 participants (2 new, 0 returning)" in texts(report)  # User 7 gone, User 3 once
+
+    [again] = await bot.say(
+        f"<at>Tapaamo</at> attendance #{session_id} remove <at>User 7</at>", entities=[mention(7)]
+    )
+    assert again["text"] == f"Nothing to remove: User 7 took no part in session #{session_id}."
+    [never] = await bot.say(
+        f"<at>Tapaamo</at> attendance #{session_id} remove <at>User 9</at>", entities=[mention(9)]
+    )
+    assert "Nothing to remove: User 9" in never["text"]
