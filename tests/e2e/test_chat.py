@@ -56,7 +56,10 @@ async def test_unknown_command_suggests_help(playground: PlaygroundClient, roste
 
     reply = await playground.next_bot_message(chat)
     log.info("reply to 'halp': %s", reply.get("text"))
-    assert "help" in (reply.get("text") or "").casefold()
+    assert reply.get("text") == (
+        "I don't know \u201chalp\u201d. Did you mean \u201chelp\u201d? "
+        "Type \u201chelp\u201d to see what I can do."
+    )
     await finish_turn(playground, chat)
 
 
