@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import cast
 
@@ -16,7 +17,7 @@ from dialogs.router import Command, Context, Router
 from dialogs.session_cards import note_card
 from dialogs.turn import ActionResult, CardReply, Lang, Reply, TextReply, User
 from domain.errors import UserError
-from domain.networks import NetworkStatus, check_text, fold, parse_cadence
+from domain.networks import Network, NetworkStatus, check_text, fold, parse_cadence
 from domain.sessions import Person
 from domain.when import parse_limit
 
@@ -25,6 +26,25 @@ USAGE: dict[Lang, str] = {
     "fi": 'verkosto luo "Nimi" viikoittain [kieli fi|sv|en] [määräaikainen asti 30.6.2027]',
     "sv": 'nätverk skapa "Namn" veckovis [språk fi|sv|en] [tidsbegränsat till 30.6.2027]',
 }
+EDIT_USAGE: dict[Lang, str] = {
+    "en": 'network edit NAME description|join|cadence|lang|name|ends "..."',
+    "fi": 'verkosto muokkaa NIMI kuvaus|liittyminen|tahti|kieli|nimi|päättyy "..."',
+    "sv": 'nätverk ändra NAMN beskrivning|anslutning|takt|språk|namn|slutar "..."',
+}
+COORDINATORS_USAGE: dict[Lang, str] = {
+    "en": "network coordinators add|remove NAME @person",
+    "fi": "verkosto koordinaattorit lisää|poista NIMI @henkilö",
+    "sv": "nätverk koordinatorer lägg-till|ta-bort NAMN @person",
+}
+NAME_WORD: dict[Lang, str] = {"en": "NAME", "fi": "NIMI", "sv": "NAMN"}
+FOLLOW_USAGE: dict[Lang, str] = {"en": "follow NAME", "fi": "seuraa NIMI", "sv": "följ NAMN"}
+UNFOLLOW_USAGE: dict[Lang, str] = {
+    "en": "unfollow NAME",
+    "fi": "lopeta-seuranta NIMI",
+    "sv": "sluta-följa NAMN",
+}
+# "ends" with one of these takes the end date away: the network goes on with no end.
+NO_END_WORDS = {"none", "no", "never", "-", "ei", "ei-koskaan", "ingen", "inget", "aldrig"}
 SUBCOMMANDS: dict[str, tuple[str, ...]] = {
     "create": ("create", "new", "luo", "uusi", "skapa", "ny"),
     "info": ("info", "tiedot", "visa"),
@@ -107,11 +127,12 @@ async def network_command(ctx: Context, args: str) -> Sequence[Reply]:
     if sub == "create":
         return await _create(ctx, rest)
     if not rest:
-        raise MissingParts(usage=f"{tokens[0]} NAME")
+        raise MissingParts(usage=f"{tokens[0]} {NAME_WORD[ctx.lang]}")
     planning = services(ctx).planning
     if sub == "coordinators":
         return await _coordinators(ctx, rest)
-    network = await planning.find(rest[0])
+    # An ended network is still found where that makes sense (its card, "has already ended").
+    network = await planning.find(rest[0], include_ended=sub in ("info", "pause", "resume", "end"))
     me = person(ctx.turn)
     if sub == "info":
         upcoming = (await services(ctx).sessions.next_sessions(ctx.clock.now())).get(network.id)
@@ -132,7 +153,7 @@ async def network_command(ctx: Context, args: str) -> Sequence[Reply]:
             ),
         }[sub]
         return [TextReply(text)]
-    return await _edit(ctx, network.name, rest[1:])
+    return await _edit(ctx, network, rest[1:])
 
 
 async def _create(ctx: Context, tokens: list[str]) -> Sequence[Reply]:
@@ -161,6 +182,8 @@ async def _create(ctx: Context, tokens: list[str]) -> Sequence[Reply]:
         ends_on=ends_on,
         join_text=join_text,
     )
+    if home is not None and network.home_conversation_id != home:
+        await _remember_channel(ctx, home, network.home_conversation_id)
     tr = ctx.tr
     lines = [
         tr._("{network} is created and you coordinate it.", network=network.name),
@@ -171,6 +194,21 @@ async def _create(ctx: Context, tokens: list[str]) -> Sequence[Reply]:
         ),
     ]
     return [CardReply(note_card(tr, network.name, lines))]
+
+
+async def _remember_channel(ctx: Context, thread: str, channel: str | None) -> None:
+    """Keep a reference to the channel itself, from the thread's: posts to it start new threads.
+
+    A channel's message arrives in its thread's conversation ("…;messageid=…"), the only
+    reference the turn stored; announcements go to the channel, so they need one of their own."""
+    refs = services(ctx).refs
+    ref = await refs.get(thread)
+    if ref is None or channel is None:
+        return
+    conversation = {**(ref.reference.get("conversation") or {}), "id": channel}
+    await refs.upsert(
+        replace(ref, conversation_id=channel, reference={**ref.reference, "conversation": conversation})
+    )
 
 
 SCHEDULE_EXAMPLE: dict[Lang, str] = {
@@ -193,8 +231,10 @@ def _take_date_words(rest: list[str], at: int) -> list[str]:
     return taken
 
 
-async def _edit(ctx: Context, name: str, tokens: list[str]) -> Sequence[Reply]:
-    usage = 'network edit NAME description|join|cadence|lang|name|ends "..."'
+async def _edit(ctx: Context, network: Network, tokens: list[str]) -> Sequence[Reply]:
+    # The network found once by the command: looking it up again by a name could, after a
+    # rename, reach another network.
+    usage = EDIT_USAGE[ctx.lang]
     if len(tokens) < 2:
         raise MissingParts(usage=usage)
     field = next((f for f, aliases in FIELDS.items() if fold(tokens[0]) in {fold(a) for a in aliases}), None)
@@ -202,7 +242,6 @@ async def _edit(ctx: Context, name: str, tokens: list[str]) -> Sequence[Reply]:
         raise MissingParts(usage=usage)
     value = " ".join(tokens[1:])
     planning = services(ctx).planning
-    network = await planning.find(name)
     me = person(ctx.turn)
     if field == "description":
         network = await planning.edit(network, me, description=check_text(value))
@@ -214,13 +253,15 @@ async def _edit(ctx: Context, name: str, tokens: list[str]) -> Sequence[Reply]:
         network = await planning.edit(network, me, lang=_lang(value))
     elif field == "name":
         network = await planning.edit(network, me, name=value)
+    elif fold(value) in NO_END_WORDS:
+        network = await planning.edit(network, me, ends_on=None)
     else:
         network = await planning.edit(network, me, ends_on=_end_date(ctx, tokens[1:]))
     return [TextReply(ctx.tr._("{network} is updated.", network=network.name))]
 
 
 async def _coordinators(ctx: Context, tokens: list[str]) -> Sequence[Reply]:
-    usage = "network coordinators add|remove NAME @person"
+    usage = COORDINATORS_USAGE[ctx.lang]
     if len(tokens) < 2:
         raise MissingParts(usage=usage)
     verb = fold(tokens[0])
@@ -233,13 +274,17 @@ async def _coordinators(ctx: Context, tokens: list[str]) -> Sequence[Reply]:
     replies: list[Reply] = []
     for user in mentioned:
         other = _person(user)
+        who = user.name or user.id
         if verb in {fold(w) for w in ADD_WORDS}:
             await planning.add_coordinator(network, me, other)
             replies.append(
                 TextReply(ctx.tr._("{name} now coordinates {network}.", name=user.name, network=network.name))
             )
         elif verb in {fold(w) for w in REMOVE_WORDS}:
-            await planning.remove_coordinator(network, me, other)
+            if not await planning.remove_coordinator(network, me, other):
+                text = ctx.tr._("{name} is not a coordinator of {network}.", name=who, network=network.name)
+                replies.append(TextReply(text))
+                continue
             replies.append(
                 TextReply(
                     ctx.tr._("{name} no longer coordinates {network}.", name=user.name, network=network.name)
@@ -283,7 +328,7 @@ async def follow_action(ctx: Context, payload: FollowPayload) -> ActionResult:
 async def follow_command(ctx: Context, args: str, follow: bool) -> Sequence[Reply]:
     tokens = split_args(args)
     if not tokens:
-        raise MissingParts(usage=("follow" if follow else "unfollow") + " NAME")
+        raise MissingParts(usage=(FOLLOW_USAGE if follow else UNFOLLOW_USAGE)[ctx.lang])
     svc = services(ctx)
     network = await svc.planning.find(" ".join(tokens))
     await svc.planning.set_follow(network.id, person(ctx.turn), follow)
@@ -331,7 +376,7 @@ def register(router: Router) -> None:
             aliases={"en": ("follow",), "fi": ("seuraa",), "sv": ("följ",)},
             handler=follow,
             summary=N_("Hear of a network's sessions: announcements and reminders."),
-            usage={"en": "follow NAME", "fi": "seuraa NIMI", "sv": "följ NAMN"},
+            usage=FOLLOW_USAGE,
         )
     )
     router.command(
@@ -340,7 +385,7 @@ def register(router: Router) -> None:
             aliases={"en": ("unfollow",), "fi": ("lopeta-seuranta",), "sv": ("sluta-följa",)},
             handler=unfollow,
             summary=N_("Stop following a network."),
-            usage={"en": "unfollow NAME", "fi": "lopeta-seuranta NIMI", "sv": "sluta-följa NAMN"},
+            usage=UNFOLLOW_USAGE,
         )
     )
     router.action("network.follow", FollowPayload, follow_action)

@@ -276,6 +276,12 @@ def cadence_text(tr: Translator, network: Network) -> str:
         return tr._("every other week")
     if cadence.kind == "monthly":
         return tr._("monthly")
+    if cadence.bucket == "<1":
+        return tr._("less than once a year")
+    if cadence.bucket == ">10":
+        return tr._("more than 10 times a year")
+    if cadence.bucket is not None:  # "3-5" as written, with a proper dash
+        return tr._("{range} times a year", range=cadence.bucket.replace("-", "\u2013"))
     return tr._("{n} times a year", n=tr.number(cadence.per_year))
 
 
@@ -311,6 +317,20 @@ def network_card(
     return cards.card(body, lang=tr.lang, fallback=network.name, actions=actions)
 
 
+FOLLOW_WORD = {"en": "follow", "fi": "seuraa", "sv": "följ"}
+
+
+def join_text(tr: Translator, network: Network) -> str:
+    """How to join the network: its coordinators' words, else the way every network is joined."""
+    if network.join_text:
+        return tr._("How to join: {text}", text=network.join_text)
+    return tr._(
+        "How to join: open to all, with the link in each session's announcement. "
+        "To hear of its sessions: {command}",
+        command=f"{FOLLOW_WORD[tr.lang]} {network.name}",
+    )
+
+
 def networks_card(
     tr: Translator, networks: Sequence[Network], next_sessions: Mapping[int, Session]
 ) -> dict[str, Any]:
@@ -327,4 +347,5 @@ def networks_card(
         if upcoming and upcoming.join_url:
             line += f" \u2013 [{tr._('Join')}]({upcoming.join_url})"
         body.append(cards.text(line))
+        body.append(cards.text(join_text(tr, network), subtle=True))
     return cards.card(body, lang=tr.lang, fallback=tr._("Networks"))

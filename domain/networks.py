@@ -41,6 +41,7 @@ class Cadence:
 
     kind: Literal["weekly", "biweekly", "monthly", "per_year"]
     per_year: float
+    bucket: str | None = None  # a seed bucket as given ("3-5"): shown as such, evaluated at its rate
 
     @property
     def interval(self) -> timedelta:
@@ -55,6 +56,8 @@ class Cadence:
 
     def code(self) -> str:
         """A stable text form for storage: weekly, biweekly, monthly or e.g. 6/year."""
+        if self.bucket is not None:
+            return self.bucket
         if self.kind == "per_year":
             value = int(self.per_year) if self.per_year == int(self.per_year) else self.per_year
             return f"{value}/year"
@@ -64,6 +67,8 @@ class Cadence:
     def from_code(code: str) -> Cadence:
         if code in ("weekly", "biweekly", "monthly"):
             return Cadence(code, {"weekly": 52.0, "biweekly": 26.0, "monthly": 12.0}[code])  # type: ignore[arg-type]
+        if code in BUCKETS:
+            return Cadence("per_year", BUCKETS[code], bucket=code)
         return Cadence("per_year", float(code.split("/")[0]))
 
 
@@ -115,7 +120,7 @@ def parse_cadence(text: str) -> Cadence:
     bucket = BUCKET.match(words)
     if bucket:
         key = re.sub(r"\s|–", lambda m: "-" if m.group() == "–" else "", bucket.group(1))
-        return Cadence("per_year", BUCKETS[key])
+        return Cadence("per_year", BUCKETS[key], bucket=key)
     per_year = PER_YEAR.match(words)
     if per_year:
         value = float(per_year.group(1).replace(",", "."))
@@ -176,6 +181,11 @@ def check_text(text: str, limit: int = MAX_TEXT) -> str:
     if len(cleaned) > limit:
         raise TextTooLong(max=limit)
     return cleaned
+
+
+def bare_conversation_id(conversation_id: str) -> str:
+    """The conversation without its thread: a channel message comes from "19:…;messageid=…"."""
+    return conversation_id.split(";messageid=", 1)[0]
 
 
 def slugify(name: str) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from domain.clock import Clock
 from domain.errors import UserError
 from domain.jobs import NewJob
-from domain.networks import Network, NotCoordinator
+from domain.networks import Network, NotCoordinator, bare_conversation_id
 from domain.sessions import CHECKIN_OPENS, Person, Session, SessionStatus, UnknownSession
 
 if TYPE_CHECKING:  # the ports import this module's types
@@ -261,7 +261,7 @@ class Ledger:
         now = self.clock.now()
         found = []
         for network in await self.networks.all(["active"]):
-            if not personal and network.home_conversation_id != conversation_id:
+            if not personal and not _is_home(network, conversation_id):
                 continue
             for session in await self.sessions.for_network(
                 network.id, start=now - timedelta(hours=12), end=now + CHECKIN_OPENS
@@ -322,7 +322,7 @@ class Ledger:
                 return found
         best: Session | None = None
         for network in await self.networks.all(["active", "paused"]):
-            if network.home_conversation_id != conversation_id:
+            if not _is_home(network, conversation_id):
                 continue
             for session in await self.sessions.for_network(
                 network.id, start=at - MATCH_WINDOW, end=at + MATCH_WINDOW
@@ -492,3 +492,9 @@ class ReportRecord:
     first_join: datetime
     last_leave: datetime
     total_seconds: int
+
+
+def _is_home(network: Network, conversation_id: str) -> bool:
+    """Whether the conversation is the network's home: a channel's threads are the channel."""
+    home = network.home_conversation_id
+    return home is not None and bare_conversation_id(home) == bare_conversation_id(conversation_id)

@@ -7,6 +7,7 @@ dedupe keys, so that repeating it (a redelivered click, a retry after a crash) c
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -20,6 +21,7 @@ from domain.jobs import NewJob
 from domain.networks import (
     Cadence,
     Coordinator,
+    DuplicateName,
     Lang,
     LastCoordinator,
     Network,
@@ -29,6 +31,7 @@ from domain.networks import (
     NotCoordinator,
     UnknownNetwork,
     UnknownNetworkSuggest,
+    bare_conversation_id,
     check_name,
     check_text,
     fold,
@@ -53,6 +56,7 @@ from domain.sessions import (
     UnknownSession,
     announce_due,
 )
+from domain.stewardship import END
 
 # Job kinds, handled in dialogs/session_jobs.py
 ANNOUNCE = "session.announce"
@@ -75,6 +79,12 @@ class NotASeries(UserError):
 
 class AlreadyEnded(UserError):
     message_id = "{network} has already ended."
+
+
+class EndedNetworksName(UserError):
+    message_id = (
+        "There is already a network called \u201c{name}\u201d; it has ended. Please choose another name."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +117,20 @@ class Planning:
     # --- networks -------------------------------------------------------------------------
 
     async def find(self, name: str, *, include_ended: bool = False) -> Network:
-        """The network called ``name`` (case and accents ignored), or an error suggesting one."""
+        """The network called ``name`` (case and accents ignored), or an error suggesting one.
+
+        Its present name wins over another network's stored slug (the first name of a network
+        renamed since), so that a rename never makes a command reach the wrong network. An ended
+        network found by name is NetworkEnded unless ``include_ended``.
+        """
         wanted = fold(name.strip().strip("\"'\u201c\u201d"))
-        networks = [n for n in await self.networks.all() if include_ended or n.status != NetworkStatus.ENDED]
-        for network in networks:
-            if fold(network.name) == wanted or network.slug == wanted:
-                return network
+        every = await self.networks.all()
+        found = _named(every, wanted)
+        if found is not None:
+            if found.status == NetworkStatus.ENDED and not include_ended:
+                raise NetworkEnded(network=found.name)
+            return found
+        networks = [n for n in every if include_ended or n.status != NetworkStatus.ENDED]
         starting = [n for n in networks if fold(n.name).startswith(wanted)] if wanted else []
         if len(starting) == 1:
             return starting[0]
@@ -136,9 +154,11 @@ class Planning:
         if not home_conversation_id:
             raise NoHome()
         now = self.clock.now()
+        every = await self.networks.all()
+        self._check_free(every, check_name(name), None)
         network = Network(
             id=0,
-            slug=slugify(check_name(name)),
+            slug=_free_slug(every, slugify(check_name(name))),
             name=check_name(name),
             lang=lang,
             cadence=cadence,
@@ -146,7 +166,9 @@ class Planning:
             status=NetworkStatus.ACTIVE,
             timezone=self.default_timezone,
             created_at=now,
-            home_conversation_id=home_conversation_id,
+            # A channel message's conversation is its thread (";messageid=…"); the home is the
+            # channel itself, so that announcements are new posts rather than replies in that thread.
+            home_conversation_id=bare_conversation_id(home_conversation_id),
             ends_on=ends_on,
             join_text=check_text(join_text),
         )
@@ -165,6 +187,11 @@ class Planning:
         updated = replace(network, **changes)  # type: ignore[arg-type]
         if "name" in changes:
             updated = replace(updated, name=check_name(str(changes["name"])))
+            self._check_free(await self.networks.all(), updated.name, network.id)
+        if "ends_on" in changes:
+            # An end date makes the network fixed-term (it ends by itself then); no date, continuous.
+            kind = NetworkKind.FIXED_TERM if updated.ends_on else NetworkKind.CONTINUOUS
+            updated = replace(updated, kind=kind)
         await self.networks.save(updated)
         await self._audit(person, "network.edit", network, {k: str(v) for k, v in changes.items()})
         return updated
@@ -179,6 +206,9 @@ class Planning:
             for session in await self.sessions.for_network(network.id, start=self.clock.now()):
                 if session.status == SessionStatus.SCHEDULED:
                     await self._cancel(session, reason="ended")
+            # The rest as on a fixed-term network's end date: the home conversation is told and
+            # the participants' personal data purged (one job per network, whoever ends it).
+            await self.jobs.enqueue(end_job(network.id, self.clock.now()))
         if status == NetworkStatus.ACTIVE and network.status == NetworkStatus.PAUSED:
             await self.announce_missed(network)
         await self._audit(person, f"network.{status.value}", network, None)
@@ -201,6 +231,18 @@ class Planning:
             at=self.clock.now(),
         )
         return updated
+
+    def _check_free(self, networks: Sequence[Network], name: str, own_id: int | None) -> None:
+        """DuplicateName when ``name`` reads as another network's present name (punctuation aside).
+
+        Only present names count: a renamed network's first name (kept as its slug, for its
+        links) is free again, and find prefers a present name over a slug."""
+        key = _words(name)
+        for other in networks:
+            if other.id != own_id and _words(other.name) == key:
+                if other.status == NetworkStatus.ENDED:
+                    raise EndedNetworksName(name=other.name)
+                raise DuplicateName(name=other.name)
 
     async def add_coordinator(self, network: Network, person: Person, new: Person) -> bool:
         self.require_coordinator(network, person)
@@ -548,6 +590,41 @@ class Planning:
             details=details,
             at=self.clock.now(),
         )
+
+
+def end_job(network_id: int, now: datetime) -> NewJob:
+    """The job that ends a network: tells its home, updates cards, purges personal data."""
+    return NewJob(END, {"network_id": network_id}, now, f"end:{network_id}")
+
+
+def _named(networks: Sequence[Network], wanted: str) -> Network | None:
+    """The network whose name is ``wanted`` (folded), else whose name or slug reads as it."""
+    for network in networks:
+        if fold(network.name) == wanted:
+            return network
+    key = _words(wanted)
+    for network in networks:
+        if _words(network.name) == key:
+            return network
+    for network in networks:
+        if network.slug == wanted:
+            return network
+    return None
+
+
+def _words(name: str) -> str:
+    """A name's words, folded, without punctuation: "Kaffe-med-Uffe" reads as "kaffe med uffe"."""
+    return " ".join(re.findall(r"\w+", fold(name)))
+
+
+def _free_slug(networks: Sequence[Network], slug: str) -> str:
+    """``slug``, or ``slug-2``… when a renamed network keeps it for its links."""
+    taken = {n.slug for n in networks}
+    candidate, n = slug, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{slug}-{n}"
+    return candidate
 
 
 def _rrule_text(series: Series) -> str:
