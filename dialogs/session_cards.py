@@ -312,6 +312,8 @@ def network_card(
     if network.join_text:
         body.append(cards.text(network.join_text, subtle=True))
     actions = [cards.execute(tr._("Follow"), "network.follow", {"network": network.id, "follow": True})]
+    if network.status == NetworkStatus.ENDED:
+        actions = []  # nothing more to hear of
     if next_session and next_session.join_url:
         actions.insert(0, cards.open_url(tr._("Join the next session"), next_session.join_url))
     return cards.card(body, lang=tr.lang, fallback=network.name, actions=actions)

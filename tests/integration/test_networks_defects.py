@@ -186,7 +186,9 @@ async def test_an_ended_network_is_known_as_ended(bot: Harness) -> None:
     await bot.say("network end Kaffe")
     await bot.run_jobs()
     [info] = cards_of(await bot.say("network info Kaffe"))
+    assert_valid_card(info)
     assert "ended" in texts(info)
+    assert not info.get("actions"), "an ended network offers nothing to follow"
     [resume] = await bot.say("network resume Kaffe")
     assert resume["text"] == "Kaffe has already ended."
     [follow] = await bot.say("follow Kaffe", sender=user(4))
