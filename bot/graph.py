@@ -307,7 +307,13 @@ class GraphClient:
 
         Only people with an Entra object id and join/leave times are kept: anonymous and dial-in
         attendees cannot be told apart from one meeting to the next.
+
+        No report at all means Teams has not published it yet (it takes minutes after the meeting):
+        that is a retryable failure, so the job tries again later instead of finishing with nobody.
         """
+        people = await self.attendance(meeting_id)
+        if not people:
+            raise DeliveryFailed(f"no attendance report of meeting {meeting_id} yet", retryable=True)
         return [
             ReportRecord(
                 member=Member(
@@ -321,7 +327,7 @@ class GraphClient:
                 last_leave=person.last_leave,
                 total_seconds=person.total_seconds,
             )
-            for person in await self.attendance(meeting_id)
+            for person in people
             if person.user_id and person.first_join is not None and person.last_leave is not None
         ]
 

@@ -19,7 +19,7 @@ from dialogs.turn import lang_of_locale
 from domain import planning
 from domain.jobs import NewJob
 from domain.networks import Network, NetworkStatus
-from domain.participation import ATTENDANCE_FETCH, ENDED
+from domain.participation import ATTENDANCE_DELAY, ATTENDANCE_FETCH, ENDED
 from domain.ports import AttendanceSource, DeliveryFailed, MeetingProvider
 from domain.sessions import Session, SessionStatus
 
@@ -59,12 +59,13 @@ class SessionJobs:
             return
         await self.svc.feedback.open(session.id)  # one poll per session, however often this runs
         if self.attendance is not None and session.meeting_id:
-            # Teams publishes the report a few minutes after the meeting; a failure retries with backoff.
+            # Teams publishes the report some minutes after the meeting, so the fetch waits; "no
+            # report yet" and other failures retry with backoff.
             await self.svc.jobs.enqueue(
                 NewJob(
                     ATTENDANCE_FETCH,
                     {"session_id": session.id},
-                    self.svc.planning.clock.now(),
+                    self.svc.planning.clock.now() + ATTENDANCE_DELAY,
                     f"attendance:{session.id}",
                 )
             )

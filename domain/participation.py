@@ -224,6 +224,8 @@ ENDED = "session.ended"  # job: after a session (meetingEnd or its scheduled end
 ATTENDANCE_FETCH = "attendance.fetch"
 MATCH_WINDOW = timedelta(hours=3)
 ENDED_DELAY = timedelta(minutes=10)
+# Teams publishes a meeting's attendance report some minutes after it ends; asking at once finds none.
+ATTENDANCE_DELAY = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
