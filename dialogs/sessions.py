@@ -40,6 +40,7 @@ UNTIL_WORDS = {"until", "asti", "saakka", "till", "tills"}
 ALL_WORDS = {"all", "series", "kaikki", "sarja", "alla", "serien", "hela"}
 TIMES_WORDS = {"times", "time", "kertaa", "kerran", "krt", "gånger", "gång", "ggr"}
 MAX_WHEN_WORDS = 7
+MAX_BARE_MINUTES = 720
 
 
 class DraftPayload(BaseModel):
@@ -105,14 +106,19 @@ def _is_limit(rest: list[str], index: int) -> bool:
 def _parse_rest(
     ctx: Context, network: Network, when: When, rest: list[str]
 ) -> tuple[When, timedelta, str, str | None]:
-    """Length, link, series end and topic from the words after the date, in any order."""
-    duration = DEFAULT_DURATION
+    """Length, link, series end and topic from the words after the date, in any order.
+
+    A bare number is the length in minutes only where a length can be meant: up to 720 and not
+    right after a word of the topic ("Budjetti 2027" is a topic; "90" alone, or "90 min", a length).
+    """
+    duration = when.length or DEFAULT_DURATION
     link = None
     topic_words: list[str] = []
     index = 0
     while index < len(rest):
         word = rest[index]
         pair = " ".join(rest[index : index + 2])
+        after_topic = bool(topic_words) and topic_words[-1] == rest[index - 1]
         if word.casefold() in LINK_WORDS and index + 1 < len(rest):
             link = check_link(rest[index + 1])
             index += 2
@@ -126,6 +132,9 @@ def _parse_rest(
         elif word[:1].isdigit() and index + 1 < len(rest) and (length := parse_duration(pair)) is not None:
             duration = length
             index += 2
+        elif word.isdigit() and (after_topic or int(word) > MAX_BARE_MINUTES):
+            topic_words.append(word)
+            index += 1
         elif word[:1].isdigit() and (length := parse_duration(word)) is not None:
             duration = length
             index += 1

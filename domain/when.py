@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
@@ -54,6 +55,8 @@ __all__ = [
     "MAX_COUNT",
     "MAX_DURATION",
     "MIN_DURATION",
+    "NIGHT_HOUR_WARNING",
+    "SAME_WEEKDAY_WARNING",
     "SERIES_HOLIDAY_WARNING",
     "Lang",
     "Notice",
@@ -76,9 +79,12 @@ MAX_COUNT: Final = 520
 HOLIDAY_SCAN: Final = 52  # occurrences of a series checked for public holidays
 MAX_YEARS_AHEAD: Final = 5
 MAX_TEXT: Final = 200
+JUST_PASSED: Final = timedelta(days=31)  # a day.month without a year this recent is past, not next year
 
 HOLIDAY_WARNING: Final = "{date} is a public holiday in Finland: {holiday}."
 SERIES_HOLIDAY_WARNING: Final = "The series has a session on a public holiday in Finland: {date}, {holiday}."
+NIGHT_HOUR_WARNING: Final = "{time} is at night or early in the morning \u2014 did you mean {later}?"
+SAME_WEEKDAY_WARNING: Final = "That is {date}, a week from today. For today, write \u201ctoday\u201d."
 
 _LANGS: Final[tuple[Lang, ...]] = ("fi", "sv", "en")
 _BYDAY: Final = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -185,6 +191,7 @@ class When:
     start: datetime
     recurrence: Recurrence | None = None
     warnings: tuple[Notice, ...] = field(default=())
+    length: timedelta | None = None  # from a time range, "klo 10-12"
 
     @property
     def is_series(self) -> bool:
@@ -421,6 +428,9 @@ _AMPM_TIME: Final = re.compile(r"(?<![0-9.:])(?P<h>[0-9]{1,2})(?:[:.](?P<m>[0-9]
 _COLON_TIME: Final = re.compile(
     r"(?<![0-9:.])(?P<h>[0-9]{1,2}):(?P<m>[0-9]{2})(?::[0-9]{2})?(?![0-9:])" + _RANGE_END
 )
+_BARE_RANGE: Final = re.compile(
+    r"(?<![0-9.:/-])(?P<h>[0-9]{1,2})(?:[:.](?P<m>[0-9]{2}))?\s*-\s*[0-9]{1,2}(?:[:.][0-9]{2})?(?![0-9.:/-])"
+)
 _DOTTED_TIME: Final = re.compile(
     r"(?<![0-9.])(?P<h>[0-9]{1,2})\.(?P<m>[0-9]{2})(?P<dot>\.)?(?![0-9]|\.[0-9])" + _RANGE_END
 )
@@ -443,19 +453,47 @@ def _cut(s: str, match: re.Match[str]) -> str:
     return " ".join((s[: match.start()] + " " + s[match.end() :]).split())
 
 
-def _explicit_time(s: str, original: str) -> tuple[time, str] | None:
-    """A time written unmistakably as one: with klo/kl/at, am/pm or a colon."""
-    for pattern in (_MARKED_TIME, _AMPM_TIME, _COLON_TIME):
+@dataclass(frozen=True, slots=True)
+class _Time:
+    clock: time
+    rest: str  # the text without the time
+    length: timedelta | None = None  # from a range "10-12"
+    unsure: bool = False  # "at 3": an hour 1-7 with neither minutes nor am/pm
+
+
+_RANGE_TAIL: Final = re.compile(r"-\s*(?P<h>[0-9]{1,2})(?:[:.](?P<m>[0-9]{2}))?(?:\s*(?P<ap>[ap])\.?m\.?)?$")
+
+
+def _span(match: re.Match[str], start: time) -> timedelta | None:
+    """The length of a range "10-12", "14.00-15.30", "2-4pm" from its end, if it ends later."""
+    tail = _RANGE_TAIL.search(match.group(0).rstrip())
+    if tail is None:
+        return None
+    hour, minute = int(tail["h"]), int(tail["m"] or 0)
+    if tail["ap"] and 1 <= hour <= 12:
+        hour = hour % 12 + (12 if tail["ap"] == "p" else 0)
+    if hour > 23 or minute > 59:
+        return None
+    length = datetime.combine(date.min, time(hour, minute)) - datetime.combine(date.min, start)
+    return length if timedelta(0) < length <= MAX_DURATION else None
+
+
+def _explicit_time(s: str, original: str) -> _Time | None:
+    """A time written unmistakably as one: with klo/kl/at, am/pm or a colon, or a range "10-12"."""
+    for pattern in (_MARKED_TIME, _AMPM_TIME, _COLON_TIME, _BARE_RANGE):
         match = pattern.search(s)
         if match is not None:
             clock = _clock(match)
             if clock is None:
                 raise UnclearDate(text=_shown(original))
-            return clock, _cut(s, match)
+            unsure = (
+                pattern is _MARKED_TIME and not match["m"] and not match["ap"] and 1 <= int(match["h"]) <= 7
+            )
+            return _Time(clock, _cut(s, match), _span(match, clock), unsure)
     return None
 
 
-def _dotted_time(s: str) -> tuple[time, str, bool] | None:
+def _dotted_time(s: str) -> tuple[_Time, bool] | None:
     """The last "H.MM" that could be a time; True if it cannot be a day.month."""
     for match in reversed(list(_DOTTED_TIME.finditer(s))):
         clock = _clock(match)
@@ -464,7 +502,8 @@ def _dotted_time(s: str) -> tuple[time, str, bool] | None:
             continue
         if match["dot"] and 1 <= minute <= 12:
             continue  # "3.12." is the third of December
-        return clock, _cut(s, match), minute == 0 or minute > 12 or int(match["h"]) == 0
+        certain = minute == 0 or minute > 12 or int(match["h"]) == 0
+        return _Time(clock, _cut(s, match), _span(match, clock)), certain
     return None
 
 
@@ -515,7 +554,14 @@ def _safe_parse(text: str, lang: str, settings: dict[str, Any]) -> date | None:
 
 
 def _next_such_day(month: int, day: int, today: date) -> date | None:
-    """This year's day.month if it is today or later, else next year's."""
+    """This year's day.month if it is today or later, else next year's.
+
+    A day that passed in the last few weeks is this year's (and so refused as past): "1.12."
+    typed on 4.12. is a slip, not a date a year ahead."""
+    with suppress(ValueError):
+        this_year = date(today.year, month, day)
+        if today - JUST_PASSED <= this_year < today:
+            return this_year
     for year in (today.year, today.year + 1, today.year + 2, today.year + 3, today.year + 4):
         try:
             candidate = date(year, month, day)
@@ -761,17 +807,27 @@ def parse_when(text: str, *, lang: Lang, tz: str = DEFAULT_TZ, now: datetime) ->
         raise UnclearDate(text=_shown(text))
     explicit = _explicit_time(s, text)
     if explicit is not None:
-        return _interpret(explicit[1], explicit[0], ctx)
+        return _timed(_interpret(explicit.rest, explicit.clock, ctx), explicit)
     dotted = _dotted_time(s)
     if dotted is not None:
-        clock, rest, certain = dotted
+        found, certain = dotted
         if certain:
-            return _interpret(rest, clock, ctx)
+            return _timed(_interpret(found.rest, found.clock, ctx), found)
         try:
-            return _interpret(rest, clock, ctx)
+            return _timed(_interpret(found.rest, found.clock, ctx), found)
         except (UnclearDate, NeedDate):
             pass  # "3.12" alone is a date, not 03:12
     return _interpret(s, None, ctx)
+
+
+def _timed(when: When, found: _Time) -> When:
+    """``when`` with the length of a time range, and a warning for a night hour maybe meant as p.m."""
+    warnings = when.warnings
+    if found.unsure:
+        later = f"{found.clock.hour + 12:02d}:{found.clock.minute:02d}"
+        notice = Notice(NIGHT_HOUR_WARNING, (("time", f"{found.clock:%H:%M}"), ("later", later)))
+        warnings = (notice, *warnings)
+    return replace(when, length=found.length, warnings=warnings)
 
 
 def _context(text: str, lang: Lang, tz: str, now: datetime) -> _Ctx:
@@ -797,7 +853,10 @@ def _interpret(s: str, clock: time | None, ctx: _Ctx) -> When:
         start = _at(day, clock, ctx.zone)
         if start <= ctx.now:
             raise PastDate(when=start)
-        return When(start=start, recurrence=None, warnings=_holiday_notices(start, None, ctx.lang))
+        warnings = _holiday_notices(start, None, ctx.lang)
+        if _todays_weekday_alone(limit.rest, ctx):
+            warnings = (Notice(SAME_WEEKDAY_WARNING, (("date", day.isoformat()),)), *warnings)
+        return When(start=start, recurrence=None, warnings=warnings)
 
     anchor = series.start_from or ctx.today
     if series.start_from is not None and series.start_from < ctx.today:
@@ -808,6 +867,17 @@ def _interpret(s: str, clock: time | None, ctx: _Ctx) -> When:
     first = _first_occurrence(series.first_rule, anchor, clock, ctx)
     recurrence = Recurrence(rrule=series.rrule, dtstart=first)
     return _limited(When(start=first, recurrence=recurrence), limit.until, limit.count, ctx)
+
+
+def _todays_weekday_alone(s: str, ctx: _Ctx) -> bool:
+    """Whether ``s`` is just today's weekday ("friday" on a Friday): it means next week's."""
+    tokens = _tokens(s, ctx.lang)
+    days = [t for t in tokens if t.kind == "day"]
+    return (
+        len(days) == 1
+        and days[0].value == ctx.today.weekday()
+        and all(t.kind in ("day", "fill") for t in tokens)
+    )
 
 
 def _limited(when: When, until: date | None, count: int | None, ctx: _Ctx) -> When:
@@ -827,6 +897,7 @@ def _limited(when: When, until: date | None, count: int | None, ctx: _Ctx) -> Wh
         start=when.start,
         recurrence=recurrence,
         warnings=_holiday_notices(when.start, recurrence, ctx.lang),
+        length=when.length,
     )
 
 

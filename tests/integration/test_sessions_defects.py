@@ -295,3 +295,82 @@ async def test_cancelling_all_of_a_single_session_says_it_is_not_a_series(bot: H
     [session_id] = await session_ids(bot)
     [reply] = await bot.say(f"cancel #{session_id} all")
     assert "not part of a series" in reply["text"]
+
+
+# --- 9. dates in messages are written in the user's language ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "command", "expected"),
+    [
+        ("fi-FI", 'sovi Taloustorstai "3.12.2026 klo 10"', "torstaina 3.12.2026 10:00 on jo mennyt"),
+        ("sv-SE", 'planera Taloustorstai "3.12.2026 kl 10"', "torsdag 3.12.2026 10:00"),
+        ("fi-FI", 'sovi Taloustorstai "24.12. klo 10"', "24.12.2026"),
+        ("en-US", 'schedule Taloustorstai "24.12. 10:00"', "24 December 2026"),
+    ],
+)
+async def test_dates_in_messages_are_localised(
+    bot: Harness, locale: str, command: str, expected: str
+) -> None:
+    await network(bot)
+    replies = await bot.say(command, locale=locale)
+    shown = " ".join([r.get("text") or "" for r in replies] + [texts(c) for c in cards_of(replies)])
+    assert expected in shown
+    assert "2026-12" not in shown
+
+
+# --- 10. numbers in an unquoted topic; time ranges ----------------------------------------------
+
+
+async def test_a_year_in_an_unquoted_topic_is_part_of_the_topic(bot: Harness) -> None:
+    await network(bot, "lang fi")
+    card, _ = await draft(bot, 'sovi Taloustorstai "ensi torstaina klo 14" Budjetti 2027', locale="fi-FI")
+    assert "Budjetti 2027" in texts(card)
+    assert FI.n_("{n} minute", "{n} minutes", 60) in texts(card)
+    card, _ = await draft(bot, 'sovi Taloustorstai "ensi torstaina klo 14" 90 Budjetti', locale="fi-FI")
+    assert FI.n_("{n} minute", "{n} minutes", 90) in texts(card)
+    assert "Budjetti" in texts(card)
+
+
+@pytest.mark.parametrize("when", ["huomenna klo 10-12", "huomenna klo 10\u201312", "huomenna 10-12"])
+async def test_a_time_range_sets_the_length(bot: Harness, when: str) -> None:
+    await network(bot, "lang fi")
+    card, _ = await draft(bot, f'sovi Taloustorstai "{when}"', locale="fi-FI")
+    assert FI.n_("{n} minute", "{n} minutes", 120) in texts(card)
+    assert "10:00" in texts(card)
+
+
+# --- 11. ambiguous dates are warned of on the confirmation card ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "command", "tr"),
+    [
+        ("en-US", 'schedule Taloustorstai "thursday at 3"', EN),
+        ("fi-FI", 'sovi Taloustorstai "torstaina klo 3"', FI),
+        ("sv-SE", 'planera Taloustorstai "torsdag kl 3"', SV),
+    ],
+)
+async def test_a_night_hour_is_asked_about_on_the_card(
+    bot: Harness, locale: str, command: str, tr: Any
+) -> None:
+    await network(bot)
+    card, verbs = await draft(bot, command, locale=locale)
+    assert tr._(
+        "{time} is at night or early in the morning \u2014 did you mean {later}?", time="03:00", later="15:00"
+    ) in texts(card)
+    assert "session.change" in verbs  # one click to correct it
+
+
+async def test_a_day_that_just_passed_is_refused_not_moved_a_year(bot: Harness) -> None:
+    await network(bot)
+    [reply] = await bot.say('sovi Taloustorstai "1.12. klo 10"', locale="fi-FI")
+    assert "on jo mennyt" in reply["text"]
+
+
+async def test_todays_weekday_is_warned_to_mean_next_week(bot: Harness) -> None:
+    await network(bot)
+    card, _ = await draft(bot, 'sovi Taloustorstai "perjantaina klo 14"', locale="fi-FI")
+    assert FI._(
+        "That is {date}, a week from today. For today, write \u201ctoday\u201d.", date="11.12.2026"
+    ) in texts(card)

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from domain.errors import BadDuration, BadLimit, NeedDate, NeedTime, PastDate, UnclearDate, UserError
 from domain.when import (
     HOLIDAY_WARNING,
+    NIGHT_HOUR_WARNING,
+    SAME_WEEKDAY_WARNING,
     SERIES_HOLIDAY_WARNING,
     Lang,
     Notice,
@@ -62,7 +64,7 @@ SINGLE: list[tuple[Lang, str, datetime]] = [
     ("en", "14:00-15:00 3 dec", local(2026, 12, 3, 14)),
     ("en", "today 11:00", local(2026, 11, 25, 11)),
     ("en", "25 nov 11:00", local(2026, 11, 25, 11)),
-    ("en", "20 nov 11:00", local(2027, 11, 20, 11)),
+    ("en", "20 oct 11:00", local(2027, 10, 20, 11)),
     ("fi", "torstai klo 14", local(2026, 11, 26, 14)),
     ("fi", "torstaina klo 14", local(2026, 11, 26, 14)),
     ("fi", "ensi torstaina klo 14", local(2026, 11, 26, 14)),
@@ -124,8 +126,46 @@ def test_other_timezone() -> None:
 
 
 def test_year_less_date_that_has_passed_is_next_year() -> None:
-    assert when("24.11. klo 12", "fi").start == local(2027, 11, 24, 12)
+    assert when("24.10. klo 12", "fi").start == local(2027, 10, 24, 12)
     assert when("29.2. 14:00").start == local(2028, 2, 29, 14)
+
+
+@pytest.mark.parametrize("text", ["24.11. klo 12", "20 nov 11:00", "1.11. 10:00"])
+def test_year_less_date_that_has_just_passed_is_past_not_next_year(text: str) -> None:
+    with pytest.raises(PastDate):
+        when(text, "fi")
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "minutes"),
+    [("fi", "huomenna klo 10-12", 120), ("fi", "huomenna klo 10\u201312", 120), ("sv", "i morgon 10-12", 120),
+     ("fi", "huomenna 14.00-15.30", 90), ("en", "tomorrow 2pm-4pm", 120), ("en", "tomorrow 10:00", None)],
+)  # fmt: skip
+def test_a_time_range_gives_the_length(lang: Lang, text: str, minutes: int | None) -> None:
+    length = when(text, lang).length
+    assert (length.total_seconds() // 60 if length else None) == minutes
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"), [("en", "thursday at 3"), ("fi", "torstaina klo 3"), ("sv", "torsdag kl 7")]
+)
+def test_a_night_hour_without_minutes_is_warned_of(lang: Lang, text: str) -> None:
+    [notice] = when(text, lang).warnings
+    assert notice.message_id == NIGHT_HOUR_WARNING
+    assert notice.kwargs["later"] in {"15:00", "19:00"}
+
+
+@pytest.mark.parametrize("text", ["thursday at 3pm", "thursday 3:00", "thursday at 8", "thursday at 15"])
+def test_a_clear_hour_is_not_warned_of(text: str) -> None:
+    assert when(text, "en").warnings == ()
+
+
+def test_todays_weekday_alone_is_warned_to_be_next_week() -> None:
+    result = when("wednesday 14:00", "en")  # NOW is a Wednesday
+    assert result.start == local(2026, 12, 2, 14)
+    [notice] = result.warnings
+    assert notice.message_id == SAME_WEEKDAY_WARNING
+    assert when("next wednesday 14:00", "en").warnings == ()
 
 
 # --- series ------------------------------------------------------------------------------------
