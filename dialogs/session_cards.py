@@ -156,8 +156,12 @@ def session_card(
     me_coming: bool | None = None,
     me_following: bool | None = None,
     repeats: str | None = None,
+    checkin_open: bool = False,
 ) -> dict[str, Any]:
-    """The announcement of a session; with ``me_*`` set, the view of one person."""
+    """The announcement of a session; with ``me_*`` set, the view of one person.
+
+    ``checkin_open``: the check-in window is open (from 15 minutes before the start to the end),
+    so the person's view has an "I'm here" button."""
     cancelled = session.status == SessionStatus.CANCELLED
     body: list[cards.Element] = [
         {"type": "TextBlock", "text": network.name, "weight": "Bolder", "size": "Small", "isSubtle": True},
@@ -190,6 +194,10 @@ def session_card(
         )
     actions: list[cards.Element] = []
     if not cancelled:
+        if checkin_open:
+            actions.append(
+                cards.execute(tr._("I'm here"), "session.checkin", {"session": session.id}, style="positive")
+            )
         if session.join_url:
             actions.append(cards.open_url(tr._("Join"), session.join_url))
         actions.append(

@@ -282,6 +282,7 @@ async def personal_view(ctx: Context, session_id: int) -> dict[str, object]:
         session,
         me_coming=any(p.user_id == me for p in coming),
         me_following=await svc.sessions.is_following(network.id, me),
+        checkin_open=session.open_for_checkin(ctx.clock.now()),
     )
 
 
@@ -293,6 +294,7 @@ async def shared_card(
     *,
     me_coming: bool | None = None,
     me_following: bool | None = None,
+    checkin_open: bool = False,
 ) -> dict[str, object]:
     coming = await svc.sessions.coming(session.id)
     followers = await svc.sessions.followers(network.id)
@@ -316,6 +318,7 @@ async def shared_card(
         me_coming=me_coming,
         me_following=me_following,
         repeats=repeats,
+        checkin_open=checkin_open,
     )
 
 

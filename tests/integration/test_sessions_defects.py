@@ -374,3 +374,26 @@ async def test_todays_weekday_is_warned_to_mean_next_week(bot: Harness) -> None:
     assert FI._(
         "That is {date}, a week from today. For today, write \u201ctoday\u201d.", date="11.12.2026"
     ) in texts(card)
+
+
+# --- 12. "I'm here" on the card during the check-in window ---------------------------------------
+
+
+async def test_the_refreshed_card_has_im_here_only_during_the_checkin_window(bot: Harness) -> None:
+    await network(bot)
+    await confirm_series(bot, 'schedule Taloustorstai "tomorrow 10:00" 60 min')  # Sat 5.12. 08:00 UTC
+    [session_id] = await session_ids(bot)
+
+    async def verbs_at(moment: datetime) -> list[str]:
+        bot.clock.advance(moment - bot.clock.now())
+        answer = await bot.click("session.view", {"session": session_id}, sender=user(2))
+        assert_valid_card(answer["value"])
+        return [a.get("verb", "") for a in answer["value"]["actions"]]
+
+    assert "session.checkin" not in await verbs_at(datetime(2026, 12, 5, 7, 44, tzinfo=UTC))
+    inside = await verbs_at(datetime(2026, 12, 5, 7, 46, tzinfo=UTC))
+    assert inside[0] == "session.checkin"
+    assert "session.checkin" in await verbs_at(datetime(2026, 12, 5, 8, 59, tzinfo=UTC))
+    answer = await bot.click("session.checkin", {"session": session_id}, sender=user(2))
+    assert_valid_card(answer["value"])
+    assert "session.checkin" not in await verbs_at(datetime(2026, 12, 5, 9, 1, tzinfo=UTC))
