@@ -80,6 +80,7 @@ class Session:
     series_id: int | None = None
     draft_id: int | None = None
     meeting_id: str | None = None
+    occurrence: datetime | None = None  # a series session's start in its rule (kept when moved)
 
     def open_for_checkin(self, now: datetime) -> bool:
         return (

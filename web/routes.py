@@ -32,7 +32,7 @@ from domain.networks import Network, NetworkStatus
 from domain.participation import Ledger
 from domain.polls import QUESTION_TEXTS, Feedback, QuestionResult, results
 from domain.ports import AuditLog, NetworkStore, SessionStore
-from domain.sessions import Session
+from domain.sessions import Series, Session
 from web import pages
 from web.exports import tables, to_csv, to_xlsx
 from web.ical import calendar
@@ -184,8 +184,8 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
         d = deps(request)
         session = await d.sessions.get(session_id)
         network = await d.networks.get(session.network_id) if session else None
-        if session is None or network is None:
-            raise web.HTTPNotFound()
+        if session is None or network is None or network.status == NetworkStatus.ENDED:
+            raise web.HTTPNotFound()  # an ended network's pages are gone: so are its sessions
         body = calendar(
             network,
             [session],
@@ -208,7 +208,17 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
         if network is None:
             raise web.HTTPNotFound()
         now = d.clock.now()
-        sessions = await d.sessions.for_network(network.id, start=now - FEED_PAST, end=now + FEED_AHEAD)
+        every = await d.sessions.for_network(network.id)
+        shown = [s for s in every if s.ends_at >= now - FEED_PAST and s.starts_at < now + FEED_AHEAD]
+        # A series in the window is one recurring event: it needs all its sessions for its EXDATEs.
+        series: dict[int, Series] = {}
+        for series_id in sorted({s.series_id for s in shown if s.series_id is not None}):
+            found = await d.sessions.get_series(series_id)
+            if found is not None:
+                series[series_id] = found
+        sessions = [s for s in every if s.series_id in series] + [
+            s for s in shown if s.series_id not in series
+        ]
         body = calendar(
             network,
             sessions,
@@ -217,6 +227,7 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
             sequences=await session_changes(d.audit, network.id),
             page_url=f"{d.public_url.rstrip('/')}/n/{network.slug}",
             cancelled_label=catalogs(d)[network.lang]._("Cancelled"),
+            series=series,
         )
         return web.Response(
             body=body,

@@ -15,9 +15,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from babel import Locale
+from dateutil.rrule import rrulestr
 from icalendar import Calendar
 from PIL import Image
 
@@ -31,6 +33,7 @@ from tests.support.harness import Harness, cards_of, running_bot, user
 from web.pages import accepted_langs, negotiate
 from web.signing import sign
 
+HELSINKI = ZoneInfo("Europe/Helsinki")
 CATALOGS = Catalogs()
 FI, SV, EN = CATALOGS["fi"], CATALOGS["sv"], CATALOGS["en"]
 JOIN = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_web%40thread.v2/0"
@@ -323,7 +326,30 @@ async def test_pages_carry_security_headers_and_the_stylesheet_is_served(bot: Ha
 # --- the calendar feed -----------------------------------------------------------------------
 
 
-async def test_the_feed_parses_back_with_cancelled_and_moved_sessions(bot: Harness) -> None:
+def expand(feed: Calendar, horizon: datetime | None = None) -> dict[str, set[datetime]]:
+    """Every event of the feed as a calendar app shows it: each series' RRULE expanded with
+    dateutil (up to its UNTIL or COUNT, else up to ``horizon``), minus its EXDATEs, with the
+    overrides' times in place of the occurrences they replace."""
+    events = list(feed.walk("VEVENT"))
+    shown: dict[str, set[datetime]] = {}
+    for master in (e for e in events if "RRULE" in e):
+        series = str(master["UID"])
+        start = master.decoded("DTSTART")
+        rule = rrulestr(master["RRULE"].to_ical().decode(), dtstart=start)
+        exdates = master.get("EXDATE", [])
+        excluded = {d.dt for x in (exdates if isinstance(exdates, list) else [exdates]) for d in x.dts}
+        overrides = {e.decoded("RECURRENCE-ID"): e.decoded("DTSTART") for e in events if "RECURRENCE-ID" in e}
+        bounded = "UNTIL" in master["RRULE"] or "COUNT" in master["RRULE"]
+        assert bounded or horizon is not None, "an open series needs a horizon"
+        moments = list(rule) if bounded or horizon is None else rule.between(start, horizon, inc=True)
+        shown[series] = {overrides.get(m, m) for m in moments if m not in excluded}
+    for event in events:
+        if "RRULE" not in event and "RECURRENCE-ID" not in event and str(event["STATUS"]) != "CANCELLED":
+            shown.setdefault(str(event["UID"]), set()).add(event.decoded("DTSTART"))
+    return shown
+
+
+async def test_the_feed_has_a_series_as_rrule_with_cancellations_as_exdate(bot: Harness) -> None:
     await seed_network(bot)
     ids = await session_ids(bot, "digisumpit")
     await bot.say(f"cancel #{ids[1]}")
@@ -334,29 +360,73 @@ async def test_the_feed_parses_back_with_cancelled_and_moved_sessions(bot: Harne
     feed = Calendar.from_ical(await response.read())
     assert str(feed["X-WR-CALNAME"]) == "Digisumpit"
     assert feed.get("REFRESH-INTERVAL") is not None
-    events = {str(e["UID"]): e for e in feed.walk("VEVENT")}
-    assert set(events) == {f"session-{i}@tapaamo" for i in ids}  # one event per session, stable UIDs
-    assert not any("RRULE" in e for e in events.values())
-    first, cancelled, moved = (events[f"session-{i}@tapaamo"] for i in ids[:3])
-    assert first.decoded("DTSTART") == datetime(2026, 1, 8, 12, 0, tzinfo=UTC)  # 14:00 Helsinki
-    assert first.decoded("DTEND") == datetime(2026, 1, 8, 13, 0, tzinfo=UTC)
-    assert str(first["STATUS"]) == "CONFIRMED"
-    assert int(first["SEQUENCE"]) == 0
-    assert str(first["LOCATION"]) == JOIN
-    assert DESCRIPTION in str(first["DESCRIPTION"])
-    assert JOIN_TEXT in str(first["DESCRIPTION"])
-    assert str(cancelled["STATUS"]) == "CANCELLED"
-    assert int(cancelled["SEQUENCE"]) == 1
-    assert str(cancelled["SUMMARY"]).startswith(FI._("Cancelled"))
-    assert cancelled.decoded("DTSTART") == datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
-    assert moved.decoded("DTSTART") == datetime(2026, 1, 23, 8, 0, tzinfo=UTC)  # Friday 10:00
+    assert [str(tz["TZID"]) for tz in feed.walk("VTIMEZONE")] == ["Europe/Helsinki"]
+    parts = bot.app[PARTS]
+    [network] = [n for n in await parts.web.networks.all() if n.slug == "digisumpit"]
+    sessions = await parts.web.sessions.for_network(network.id)
+    series_uid = f"series-{sessions[0].series_id}@tapaamo"
+    events = list(feed.walk("VEVENT"))
+    [master] = [e for e in events if "RRULE" in e]
+    assert str(master["UID"]) == series_uid
+    assert dict(master["RRULE"]) == {"FREQ": ["WEEKLY"], "INTERVAL": [1], "BYDAY": ["TH"]}  # no end
+    assert master["DTSTART"].params["TZID"] == "Europe/Helsinki"
+    assert master.decoded("DTSTART") == datetime(2026, 1, 8, 14, 0, tzinfo=HELSINKI)
+    assert master.decoded("DTEND") == datetime(2026, 1, 8, 15, 0, tzinfo=HELSINKI)
+    assert str(master["LOCATION"]) == JOIN
+    assert DESCRIPTION in str(master["DESCRIPTION"])
+    assert JOIN_TEXT in str(master["DESCRIPTION"])
+    assert [d.dt for d in master["EXDATE"].dts] == [datetime(2026, 1, 15, 14, 0, tzinfo=HELSINKI)]
+    [moved] = [e for e in events if "RECURRENCE-ID" in e]
+    assert str(moved["UID"]) == series_uid
+    assert moved.decoded("RECURRENCE-ID") == datetime(2026, 1, 22, 14, 0, tzinfo=HELSINKI)
+    assert moved.decoded("DTSTART") == datetime(2026, 1, 23, 10, 0, tzinfo=HELSINKI)  # Friday 10:00
     assert int(moved["SEQUENCE"]) == 1  # moved once: calendars replace the old time
-    # One session's file for "Add to calendar" is the same event.
+    assert len(events) == 2, "no event per session"
+    # What a subscribed calendar shows is what is scheduled (up to the sessions made so far).
+    scheduled = {s.starts_at for s in sessions if s.status != "cancelled"}
+    [shown] = expand(feed, max(scheduled)).values()
+    assert shown == scheduled
+    # One session's file for "Add to calendar" is a single event of its own.
     response = await bot.client.get(f"/ics/session/{ids[2]}.ics")
     [single] = Calendar.from_ical(await response.read()).walk("VEVENT")
     assert str(single["UID"]) == f"session-{ids[2]}@tapaamo"
+    assert single.decoded("DTSTART") == datetime(2026, 1, 23, 8, 0, tzinfo=UTC)
     assert int(single["SEQUENCE"]) == 1
     assert (await bot.client.get("/ics/network/ei-ole.ics")).status == 404
+
+
+async def test_a_bounded_series_and_one_off_sessions_expand_to_what_is_scheduled(bot: Harness) -> None:
+    await bot.say('network create "Digisumpit" weekly lang fi')
+    await confirm(bot, 'schedule Digisumpit "every thursday 14:00" until 26.2.2026')
+    await confirm(bot, 'schedule Digisumpit "2.2.2026 9:00"')
+    await confirm(bot, 'schedule Digisumpit "3.3.2026 9:00"')
+    ids = await session_ids(bot, "digisumpit")
+    parts = bot.app[PARTS]
+    [network] = [n for n in await parts.web.networks.all() if n.slug == "digisumpit"]
+    by_start = {s.starts_at: s.id for s in await parts.web.sessions.for_network(network.id)}
+    await bot.say(f"cancel #{by_start[datetime(2026, 2, 12, 12, 0, tzinfo=UTC)]}")
+    await bot.say(f"cancel #{by_start[datetime(2026, 3, 3, 7, 0, tzinfo=UTC)]}")
+    await bot.say(f'move #{by_start[datetime(2026, 1, 29, 12, 0, tzinfo=UTC)]} "30.1.2026 15:00"')
+    feed = Calendar.from_ical(await (await bot.client.get("/ics/network/digisumpit.ics")).read())
+    [master] = [e for e in feed.walk("VEVENT") if "RRULE" in e]
+    assert master["RRULE"]["UNTIL"] == [datetime(2026, 2, 26, 21, 59, 59, tzinfo=UTC)]  # 23:59:59 local
+    sessions = await parts.web.sessions.for_network(network.id)
+    assert len(sessions) == len(ids) == 10
+    scheduled = {s.starts_at for s in sessions if s.status != "cancelled"}
+    shown = expand(feed)
+    assert set().union(*shown.values()) == scheduled
+    # The cancelled one-off session stays as a cancelled event, as before.
+    [cancelled] = [e for e in feed.walk("VEVENT") if str(e["STATUS"]) == "CANCELLED"]
+    assert cancelled.decoded("DTSTART") == datetime(2026, 3, 3, 7, 0, tzinfo=UTC)
+
+
+async def test_an_ended_networks_session_file_is_gone(bot: Harness) -> None:
+    await seed_network(bot)
+    ids = await session_ids(bot, "digisumpit")
+    assert (await bot.client.get(f"/ics/session/{ids[0]}.ics")).status == 200
+    await bot.say("network end Digisumpit")
+    assert (await get(bot, "/n/digisumpit"))[0] == 404
+    assert (await bot.client.get(f"/ics/session/{ids[0]}.ics")).status == 404
 
 
 # --- the coordinator report ------------------------------------------------------------------
