@@ -149,18 +149,9 @@ async def attach_command(ctx: Context, args: str) -> Sequence[Reply]:
     network = await svc.planning.networks.get(session.network_id)
     assert network is not None
     svc.planning.require_coordinator(network, person(ctx.turn))
-    events = await svc.ledger.store.unmatched_events(ctx.turn.conversation_id)
-    if not events:
+    count = await svc.ledger.attach(ctx.turn.conversation_id, session.id)
+    if not count:
         raise NoUnmatched()
-    meeting_id = events[-1].meeting_id
-    count = await svc.ledger.store.attach_events(ctx.turn.conversation_id, meeting_id, session.id)
-    if meeting_id:
-        await svc.sessions.set_meeting(session.id, meeting_id)
-    for event in events:
-        if event.meeting_id == meeting_id and event.name in ("meetingStart", "meetingEnd"):
-            start = event.at if event.name == "meetingStart" else None
-            end = event.at if event.name == "meetingEnd" else None
-            await svc.ledger.store.mark_held(session.id, start, end)
     return [
         TextReply(
             ctx.tr.n_(

@@ -396,7 +396,8 @@ class Ledger:
                 meeting_id,
                 None,
                 session.id if session else None,
-                {"members": [m.aad_id or m.user_id for m in members]},
+                # Who, as the ledger needs them: an event kept unmatched is replayed when attached.
+                {"members": [_member_payload(m) for m in members]},
             )
         )
         if session is None or not fresh:
@@ -407,6 +408,40 @@ class Ledger:
                     self._attendance(session.id, member, Source.MEETING_EVENT, at, None if joined else at)
                 )
         return session
+
+    async def attach(self, conversation_id: str, session_id: int) -> int:
+        """Attach this conversation's unmatched meeting (its latest) to a session, and replay its
+        events as if they had matched: held times, each join and leave, and after meetingEnd what
+        follows a session (the poll). Returns how many events were attached."""
+        events = await self.store.unmatched_events(conversation_id)
+        if not events:
+            return 0
+        meeting_id = events[-1].meeting_id
+        count = await self.store.attach_events(conversation_id, meeting_id, session_id)
+        if meeting_id:
+            await self.sessions.set_meeting(session_id, meeting_id)
+        ended = False
+        for event in events:
+            if meeting_id is not None and event.meeting_id != meeting_id:
+                continue
+            if event.name == "meetingStart":
+                await self.store.mark_held(session_id, event.at, None)
+            elif event.name == "meetingEnd":
+                await self.store.mark_held(session_id, None, event.at)
+                ended = True
+            elif event.name in ("participantJoin", "participantLeave"):
+                joined = event.name == "participantJoin"
+                for member in _members_of(event.payload):
+                    await self.store.record(
+                        self._attendance(
+                            session_id, member, Source.MEETING_EVENT, event.at, None if joined else event.at
+                        )
+                    )
+        if ended:
+            await self.jobs.enqueue(
+                NewJob(ENDED, {"session_id": session_id}, self.clock.now(), f"ended-event:{session_id}")
+            )
+        return count
 
     async def import_report(self, session_id: int, records: Sequence[ReportRecord]) -> int:
         for record in records:
@@ -484,6 +519,34 @@ class Ledger:
             strong_share=strong_share,
             recent_sessions=recent_sessions,
         )
+
+
+def _member_payload(member: Member) -> dict[str, str | None]:
+    return {
+        "user_id": member.user_id,
+        "aad_id": member.aad_id,
+        "name": member.name,
+        "tenant_id": member.tenant_id,
+    }
+
+
+def _members_of(payload: dict[str, Any] | None) -> list[Member]:
+    """The people of a kept participant event (an id alone in events kept before names were)."""
+    found = []
+    for item in (payload or {}).get("members") or []:
+        if isinstance(item, dict) and (item.get("aad_id") or item.get("user_id")):
+            found.append(
+                Member(
+                    user_id=item.get("user_id"),
+                    aad_id=item.get("aad_id"),
+                    name=str(item.get("name") or ""),
+                    tenant_id=item.get("tenant_id"),
+                )
+            )
+        elif isinstance(item, str) and item:
+            teams_id = item.startswith("29:")
+            found.append(Member(user_id=item if teams_id else None, aad_id=None if teams_id else item))
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,3 +104,31 @@ async def test_corrections_by_teams_mentions_find_the_checked_in_person(bot: Har
         f"<at>Tapaamo</at> attendance #{session_id} remove <at>User 9</at>", entities=[mention(9)]
     )
     assert "Nothing to remove: User 9" in never["text"]
+
+
+async def test_attaching_a_meeting_replays_its_joins_and_its_end(bot: Harness) -> None:
+    session_id = await session_today(bot)
+    bot.clock.advance(timedelta(minutes=60))
+    elsewhere = "19:meeting-chat"  # a meeting Tapaamo was not told about
+    channel_data = {"tenant": {"id": "tenant-1"}, "meeting": {"id": "m-x"}}
+    for name, value in (
+        ("meetingStart", {"Id": "m-x", "StartTime": "2026-01-05T10:00:00Z"}),
+        ("meetingParticipantJoin", members(2, 3, 4)),
+        ("meetingEnd", {"Id": "m-x", "EndTime": "2026-01-05T11:00:00Z"}),
+    ):
+        await bot.post(
+            bot.activity(
+                "event",
+                name=f"application/vnd.microsoft.{name}",
+                value=value,
+                conversation=elsewhere,
+                channelData=channel_data,
+            )
+        )
+    assert poll_cards(bot) == []
+    [reply] = await bot.say(f"attach #{session_id}", conversation=elsewhere)
+    assert "3 meeting events are now part of session" in reply["text"]
+    await bot.run_jobs()  # before the scheduled end: the poll comes from the attached meetingEnd
+    [report] = cards_of(await bot.say("report Digisumpit"))
+    assert "3 participants (3 new, 0 returning)" in texts(report)
+    assert len(poll_cards(bot)) == 1
