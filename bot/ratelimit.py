@@ -135,15 +135,18 @@ class RateLimiter:
         self._longest = max(w.seconds for w in self._windows) + margin
         self._prune_above = 1024
 
-    async def acquire(self, conversation_id: str, tenant_id: str | None = None) -> float:
+    async def acquire(
+        self, conversation_id: str, tenant_id: str | None = None, *, tenant_rate: bool = True
+    ) -> float:
         """Wait until one more message may go to ``conversation_id``, and count it as sent.
 
         Returns the slot (on the ``now`` clock). Callers for one conversation are served in the order
         they called. A slot is counted even if the send then fails or the caller is cancelled while
-        waiting for it: that only ever makes the schedule safer.
+        waiting for it: that only ever makes the schedule safer. With ``tenant_rate`` False (a turn's
+        reply) only the conversation's windows are kept.
         """
         conversation = self._conversation(conversation_id)
-        tenant = self._tenant(tenant_id)
+        tenant = self._tenant(tenant_id) if tenant_rate else None
         conversation.users += 1
         try:
             async with conversation.lock:
@@ -154,8 +157,9 @@ class RateLimiter:
                         await self._sleep(ready - now)
                         continue
                     # The conversation may send now: take the next place in the tenant's window.
-                    slot = max(tenant.earliest(now), ready)
-                    tenant.add(slot)
+                    slot = ready if tenant is None else max(tenant.earliest(now), ready)
+                    if tenant is not None:
+                        tenant.add(slot)
                     conversation.timeline.add(slot)
                     while (now := self._now()) < slot - _EPSILON:
                         await self._sleep(slot - now)

@@ -180,8 +180,10 @@ class Sender:
             if left <= 0 or self._limiter.ready_in(message.conversation_id) > left:
                 return None
             try:
+                # Per conversation only: the tenant's rate paces what Tapaamo sends of itself, and
+                # a turn's reply is one answer to one message a person sent.
                 slot = await asyncio.wait_for(
-                    self._limiter.acquire(message.conversation_id, message.tenant_id), left
+                    self._limiter.acquire(message.conversation_id, message.tenant_id, tenant_rate=False), left
                 )
             except TimeoutError:
                 return None
