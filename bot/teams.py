@@ -34,9 +34,17 @@ def check_activity(body: Any) -> dict[str, Any]:
         raise NotAnActivity("activity has no conversation id")
     if not isinstance(body.get("serviceUrl"), str):
         raise NotAnActivity("activity has no serviceUrl")
+    for name in ("conversationType", "tenantId", "name"):
+        if conversation.get(name) is not None and not isinstance(conversation[name], str):
+            raise NotAnActivity(f"activity's conversation.{name} is not a string")
     for party in ("from", "recipient"):
         if body.get(party) is not None and not isinstance(body[party], dict):
             raise NotAnActivity(f"activity's {party} is not an object")
+        # Ids are stored (conversation references, coordinators, RSVPs): only strings are ids.
+        for name in ("id", "name", "aadObjectId"):
+            value = (body.get(party) or {}).get(name)
+            if value is not None and not isinstance(value, str):
+                raise NotAnActivity(f"activity's {party}.{name} is not a string")
     # Fields of the wrong type are dropped rather than trusted: a client bug must not become a 500.
     cleaned = dict(body)
     for name in ("locale", "text", "name", "id", "channelId", "timestamp", "action"):
@@ -88,10 +96,11 @@ def clean_text(activity: Mapping[str, Any]) -> str:
 
 def to_user(entry: Mapping[str, Any] | None) -> User:
     entry = entry or {}
+    aad_id = entry.get("aadObjectId")
     return User(
         id=str(entry.get("id") or ""),
         name=str(entry.get("name") or ""),
-        aad_id=entry.get("aadObjectId") or None,
+        aad_id=aad_id if isinstance(aad_id, str) and aad_id else None,
     )
 
 
@@ -101,7 +110,11 @@ def to_turn(activity: Mapping[str, Any]) -> Turn:
     for entity in activity.get("entities") or []:
         if isinstance(entity, dict) and entity.get("type") == "mention":
             mentioned = entity.get("mentioned") or {}
-            if isinstance(mentioned, dict) and mentioned.get("id") != bot_id:
+            if (
+                isinstance(mentioned, dict)
+                and isinstance(mentioned.get("id"), str)
+                and mentioned["id"] != bot_id
+            ):
                 mentions.append(to_user(mentioned))
     return Turn(
         activity_id=str(activity.get("id") or ""),
@@ -116,21 +129,42 @@ def to_turn(activity: Mapping[str, Any]) -> Turn:
     )
 
 
+def team_of(activity: Mapping[str, Any]) -> str | None:
+    """The id of the team a channel conversation belongs to (channelData.team.id), if any."""
+    channel_data = activity.get("channelData") or {}
+    team = channel_data.get("team") if isinstance(channel_data, dict) else None
+    if isinstance(team, dict) and isinstance(team.get("id"), str) and team["id"]:
+        return str(team["id"])
+    return None
+
+
+def _conversation(conversation: Mapping[str, Any]) -> dict[str, Any]:
+    """What identifies a conversation, without anything about who wrote in it."""
+    keep = ("id", "conversationType", "tenantId", "isGroup", "name")
+    return {k: conversation[k] for k in keep if k in conversation}
+
+
 def conversation_ref(activity: Mapping[str, Any], at: datetime) -> ConversationRef:
     """What is needed to speak in this conversation later, from an inbound activity."""
     kind = kind_of(activity)
     sender = activity.get("from") or {}
     bot = activity.get("recipient") or {}
-    reference = {
-        "activityId": activity.get("id"),
-        "user": {k: sender.get(k) for k in ("id", "name", "aadObjectId") if sender.get(k)},
+    personal = kind == "personal"
+    reference: dict[str, Any] = {
         "bot": {k: bot.get(k) for k in ("id", "name") if bot.get(k)},
-        "conversation": activity.get("conversation"),
+        "conversation": _conversation(activity.get("conversation") or {}),
         "channelId": activity.get("channelId"),
         "locale": activity.get("locale"),
         "serviceUrl": activity.get("serviceUrl"),
     }
-    personal = kind == "personal"
+    if personal:
+        # The one person of a personal chat is who the bot writes to there.
+        reference["user"] = {k: sender.get(k) for k in ("id", "name", "aadObjectId") if sender.get(k)}
+    # In a group chat or channel the last sender is left out: the bot does not need them to post
+    # there, and a reference updated by every turn would tell who last voted in a poll.
+    team = team_of(activity)
+    if team is not None:
+        reference["team"] = {"id": team}
     return ConversationRef(
         conversation_id=str(activity["conversation"]["id"]),
         service_url=str(activity["serviceUrl"]),

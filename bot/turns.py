@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 # A turn waits this long (seconds) for its replies to get through Teams' per-conversation limits;
 # what is still unsent then goes to the durable jobs. Teams redelivers after ~15 s without an answer.
 REPLY_WAIT = 8.0
+# Card actions whose answer is one person's own view of an anonymous poll (their ✔ on it): the
+# answer is not kept for redeliveries, which get the poll's view made again instead.
+PRIVATE_VERBS = frozenset({"poll.vote", "poll.view", "poll.comment"})
 REPLY_JOB = "reply.send"  # job: a reply the turn could not deliver in time; payload: see _deferred
 APOLOGY = N_("Sorry, something went wrong on my side. Please try again in a moment.")
 
@@ -77,6 +80,18 @@ def reply_to(activity: dict[str, Any], reply: Reply) -> dict[str, Any]:
         out["attachments"] = [{"contentType": CARD_CONTENT_TYPE, "content": reply.card}]
         out["summary"] = reply.card.get("fallbackText")
     return out
+
+
+def private_action(activity: dict[str, Any]) -> dict[str, Any] | None:
+    """The data of a card action in :data:`PRIVATE_VERBS`, or None for any other activity."""
+    if activity.get("type") != ActivityTypes.invoke or activity.get("name") != "adaptiveCard/action":
+        return None
+    value = activity.get("value")
+    action = value.get("action") if isinstance(value, dict) else None
+    if not isinstance(action, dict) or action.get("verb") not in PRIVATE_VERBS:
+        return None
+    data = action.get("data")
+    return data if isinstance(data, dict) else {}
 
 
 def invoke_body(result: ActionResult) -> dict[str, Any]:
@@ -228,6 +243,12 @@ class TapaamoBot:
         )
         return invoke_body(answer)
 
+    async def view_again(self, activity: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        """The answer to a redelivered poll action, whose first answer was not kept: the poll as
+        this person sees it now (viewing is idempotent; the action itself is not repeated)."""
+        answer = await self.router.handle_action(to_turn(activity), "poll.view", {"poll": data.get("poll")})
+        return invoke_body(answer)
+
 
 @dataclass
 class MessagesEndpoint:
@@ -302,6 +323,9 @@ class MessagesEndpoint:
                 )
             log.info("redelivered activity ignored", extra={"activity_id": activity_id})
             stored = outcome[1]
+            private = private_action(activity)
+            if stored is None and private is not None:
+                return web.json_response(await self._view_again(activity, private))
             return web.json_response(stored) if stored is not None else web.Response(status=200)
         try:
             answer = await self._run(activity)
@@ -317,7 +341,9 @@ class MessagesEndpoint:
                 await self.inbound.release(key)
             return await self._apologise(activity)
         if key:
-            self._finish(key, answer)
+            # A poll action's answer shows the person's own choice: only the mark that it was
+            # done is kept, or the ledger would link voters to answers for as long as it keeps ids.
+            self._finish(key, None if private_action(activity) is not None else answer)
         return web.json_response(answer) if answer is not None else web.Response(status=200)
 
     def _finish(self, key: str, answer: dict[str, Any] | None) -> None:
@@ -338,6 +364,14 @@ class MessagesEndpoint:
         """Wait until every finished turn is recorded (at shutdown, and in tests)."""
         while self._flusher is not None and not self._flusher.done():
             await self._flusher
+
+    async def _view_again(self, activity: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await self.bot.view_again(activity, data)
+        except Exception:
+            log.exception("could not show the poll again", extra={"activity_id": activity.get("id")})
+            text = self.bot.router.catalogs[to_turn(activity).lang]._(APOLOGY)
+            return {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text}
 
     async def _run(self, activity: dict[str, Any]) -> dict[str, Any] | None:
         return await self.bot.on_turn(activity)
