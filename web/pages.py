@@ -14,7 +14,7 @@ import base64
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from html import escape
 from pathlib import Path
@@ -532,6 +532,15 @@ def months_between(start: datetime, end: datetime, tz: str) -> list[date]:
         out.append(month)
         month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
     return out
+
+
+def held_figures(figures: NetworkFigures, end: datetime) -> NetworkFigures:
+    """The figures with one meaning of "held" for the whole report: a session of the period that
+    has started by ``end`` and was not cancelled, with or without recorded attendance (most
+    sessions leave no trace in Teams events or check-ins). The summary, the table and both
+    charts count these; the cadence watch and the yearly evaluation count the same."""
+    held = tuple(f for f in figures.sessions if f.starts_at <= end)
+    return replace(figures, sessions=held, sessions_held=len(held))
 
 
 def report_start(network: Network, figures: NetworkFigures, start: datetime) -> datetime:

@@ -262,6 +262,7 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
         figures = await d.ledger.network_figures(
             network, start, end, strong_share=d.strong_share, recent_sessions=d.recent_sessions
         )
+        figures = pages.held_figures(figures, min(end, now))
         feedback: list[QuestionResult] = []
         if d.feedback is not None:
             votes = await d.feedback.store.network_votes(network.id, start, end)
@@ -306,6 +307,7 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
         figures = await d.ledger.network_figures(
             network, start, end, strong_share=d.strong_share, recent_sessions=d.recent_sessions
         )
+        figures = pages.held_figures(figures, min(end, d.clock.now()))
         lang, _ = pages.negotiate(request.query.get("lang"), "", network.lang)
         png = await asyncio.to_thread(pages.participation_png, catalogs(d)[lang], network, figures)
         return web.Response(

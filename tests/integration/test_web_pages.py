@@ -488,6 +488,25 @@ async def test_the_report_shows_charts_tables_and_downloads(bot: Harness) -> Non
     assert Image.open(io.BytesIO(png)).size[0] >= 800
 
 
+async def test_the_report_counts_sessions_held_one_way(bot: Harness) -> None:
+    """Three sessions took place, one with check-ins: the summary, the table and the cadence
+    chart all say three (and the session that has not started yet is in none of them)."""
+    await bot.say('network create "Digisumpit" weekly lang fi')
+    for when in ("today 12:00", "6.1.2026 12:00", "7.1.2026 12:00", "8.1.2026 12:00"):
+        await confirm(bot, f'schedule Digisumpit "{when}"')
+    bot.clock.advance(timedelta(minutes=55))
+    for n in CHECKED_IN:
+        await bot.say("here", sender=user(n, f"Person {n} Surname"))
+    bot.clock.set(datetime(2026, 1, 8, 11, 50, tzinfo=HELSINKI))  # ten minutes before the fourth
+    await bot.run_jobs()
+    _, page = await get(bot, f"{await report_path(bot)}?lang=en")
+    assert "<dt>Sessions held</dt><dd>3</dd>" in page
+    rows = re.findall(r'<th scope="row">(\d+\.1\.2026 12:00)</th>', page)
+    assert rows == ["5.1.2026 12:00", "6.1.2026 12:00", "7.1.2026 12:00"]
+    assert '<th scope="row">January 2026</th><td class="num">3</td>' in page
+    assert "over 3 sessions" in images(page)[0][0]
+
+
 async def test_feedback_of_fewer_than_five_is_not_shown(bot: Harness) -> None:
     await held_session_with_feedback(bot, voters=4)
     with_feedback(bot)
