@@ -157,7 +157,11 @@ def evaluation_card(
         (tr._("Meetings a year"), report.bucket),
         (tr._("Participants"), tr.number(figures.unique_participants)),
         (tr._("New participants"), tr.number(figures.new_in_period)),
-        (tr._("Came more than once"), tr.number(figures.came_more_than_once)),
+        # Returning: took part this year and had taken part before it.
+        (
+            tr._("Returning participants"),
+            tr.number(max(0, figures.unique_participants - figures.new_in_period)),
+        ),
         (tr._("Feedback"), feedback),
     ]
     body = [

@@ -194,11 +194,14 @@ class Watch:
     async def _lifecycle(self, network: Network, now: datetime) -> None:
         today = now.astimezone(ZoneInfo(network.timezone)).date()
         payload = {"network_id": network.id}
+        # Ending happens on the date, whatever day it is; what asks people to read or answer
+        # (the notice, the evaluation card) goes in working hours on a business day.
+        told = working_time(now, network.timezone, self.settings)
         if network.kind == NetworkKind.FIXED_TERM and network.ends_on is not None:
             if network.ends_on <= today:
                 await self.jobs.enqueue(NewJob(END, payload, now, f"end:{network.id}"))
             elif network.ends_on - today <= ENDING_NOTICE:
-                await self.jobs.enqueue(NewJob(ENDING_SOON, payload, now, f"ending-soon:{network.id}"))
+                await self.jobs.enqueue(NewJob(ENDING_SOON, payload, told, f"ending-soon:{network.id}"))
         elif (
             network.kind == NetworkKind.CONTINUOUS
             and network.status == NetworkStatus.ACTIVE
@@ -207,7 +210,7 @@ class Watch:
         ):
             year = today.year
             await self.jobs.enqueue(
-                NewJob(EVALUATE, {**payload, "year": year}, now, f"evaluate:{network.id}:{year}")
+                NewJob(EVALUATE, {**payload, "year": year}, told, f"evaluate:{network.id}:{year}")
             )
 
     async def suggestion(self, network: Network) -> datetime:

@@ -255,3 +255,77 @@ def test_the_overview_lists_lapsed_then_fading_then_the_rest() -> None:
     assert_valid_card(card)
     shown = [line.split("**")[1] for line in texts(card).splitlines() if line.startswith("**")]
     assert shown == ["Delta", "Bussi", "Aamu", "Cello"]
+
+
+async def confirm_at(bot: Harness, network_name: str, when: str) -> None:
+    [card] = cards_of(await bot.say(f'schedule {network_name} "{when}"', sender=COORDINATOR))
+    draft = next(a["data"] for a in card["actions"] if a["verb"] == "session.confirm")
+    await bot.click("session.confirm", draft, sender=COORDINATOR)
+
+
+async def check_in(bot: Harness, at: datetime, people: tuple[int, ...]) -> None:
+    bot.clock.set(at)
+    await bot.run_jobs()
+    for n in people:
+        await bot.say("here", sender=user(n, f"Person {n}"))
+
+
+def evaluations(bot: Harness) -> list[dict]:
+    return [
+        card
+        for r in bot.connector.received
+        if r.kind == "send" and r.conversation_id == COORDINATOR_CHAT
+        for card in cards_of([r.activity])
+        if any(a.get("verb") == "eval.continue" for a in card.get("actions", []))
+    ]
+
+
+async def test_the_yearly_evaluation_shows_new_and_returning_and_its_buttons_work(tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2025, 6, 2, 7, 0, tzinfo=UTC))
+    async with running_bot(tmp_path, clock) as bot:
+        await bot.say("help", conversation=COORDINATOR_CHAT, conversation_type="personal", sender=COORDINATOR)
+        await bot.say('network create "Jatkuva" monthly', sender=COORDINATOR)
+        await confirm_at(bot, "Jatkuva", "5.6.2025 14:00")
+        await check_in(bot, datetime(2025, 6, 5, 14, 5, tzinfo=HELSINKI), (2, 3))
+        bot.clock.set(datetime(2026, 6, 1, 9, 0, tzinfo=HELSINKI))
+        await confirm_at(bot, "Jatkuva", "4.6.2026 14:00")
+        await confirm_at(bot, "Jatkuva", "11.6.2026 14:00")
+        await check_in(bot, datetime(2026, 6, 4, 14, 5, tzinfo=HELSINKI), (2, 4))  # 2 returns, 4 is new
+        await check_in(bot, datetime(2026, 6, 11, 14, 5, tzinfo=HELSINKI), (4, 5))  # 5 is new
+        # The evaluation month is January: on its first business day (1.1. is a holiday, then a
+        # weekend) the coordinator gets the card, once.
+        for day, cards in ((date(2026, 12, 31), 0), (date(2027, 1, 1), 0), (date(2027, 1, 4), 1)):
+            await live_day(bot, day)
+            assert len(evaluations(bot)) == cards
+        await live_day(bot, date(2027, 1, 5))
+        [card] = evaluations(bot)
+        assert_valid_card(card)
+        shown = texts(card)
+        assert "Yearly evaluation of Jatkuva" in shown
+        for fact, value in (
+            ("Sessions held", "2"),
+            ("Participants", "3"),
+            ("New participants", "2"),
+            ("Returning participants", "1"),
+        ):
+            assert f"{fact}\n{value}" in shown, shown
+        assert "Came more than once" not in shown
+
+        chat = {"conversation": COORDINATOR_CHAT, "conversation_type": "personal", "sender": COORDINATOR}
+        answer = await bot.click("eval.continue", action(card, "eval.continue"), **chat)
+        assert "Jatkuva goes on." in texts(answer["value"])
+        data = {**action(card, "eval.cadence"), "cadence": "biweekly"}  # the card's choice, as Teams sends it
+        answer = await bot.click("eval.cadence", data, **chat)
+        assert "Jatkuva now meets every other week." in texts(answer["value"])
+        answer = await bot.click("nudge.end", action(card, "nudge.end"), **chat)
+        confirm_card = answer["value"]
+        assert_valid_card(confirm_card)
+        assert "End Jatkuva?" in texts(confirm_card)
+        answer = await bot.click("lifecycle.end_now", action(confirm_card, "lifecycle.end_now"), **chat)
+        assert "Jatkuva has ended" in texts(answer["value"])
+        await bot.run_jobs()
+        assert any(
+            "Jatkuva has ended" in (r.activity.get("text") or "")
+            for r in bot.connector.received
+            if r.conversation_id == "19:group-chat"
+        )
