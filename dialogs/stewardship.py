@@ -380,9 +380,11 @@ async def _network(ctx: Context, network_id: int, admins: Sequence[str] = ()) ->
 
 
 def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None:
-    async def suggested_draft(ctx: Context, payload: SchedulePayload) -> tuple[Network, Planning, Draft]:
+    async def suggested_draft(
+        ctx: Context, payload: SchedulePayload, acting: Sequence[str] = admins
+    ) -> tuple[Network, Planning, Draft]:
         """A draft at the nudge's suggested time; pressing any action answers the nudge."""
-        network, planning = await _network(ctx, payload.network, admins)
+        network, planning = await _network(ctx, payload.network, acting)
         draft = await planning.draft(
             network,
             person(ctx.turn),
@@ -423,7 +425,8 @@ def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None
         return scheduled_card(ctx, network, payload.start)
 
     async def pick(ctx: Context, payload: SchedulePayload) -> ActionResult:
-        network, _, draft = await suggested_draft(ctx, payload)
+        # Only coordinators: the draft's own card (another time, confirm) is theirs to press.
+        network, _, draft = await suggested_draft(ctx, payload, ())
         when_value = ctx.tr.datetime(payload.start, network.timezone, "d.M.yyyy HH:mm")
         return ActionResult(card=change_card(ctx.tr, network, draft, when_value))
 
