@@ -420,6 +420,22 @@ async def test_a_bounded_series_and_one_off_sessions_expand_to_what_is_scheduled
     assert cancelled.decoded("DTSTART") == datetime(2026, 3, 3, 7, 0, tzinfo=UTC)
 
 
+async def test_a_cancelled_series_ends_its_rule_at_its_last_session(bot: Harness) -> None:
+    await seed_network(bot)
+    ids = await session_ids(bot, "digisumpit")
+    bot.clock.set(datetime(2026, 1, 16, 9, 0, tzinfo=HELSINKI))  # 8.1. and 15.1. took place
+    await bot.say(f"cancel #{ids[2]} all")
+    await bot.run_jobs()
+    feed = Calendar.from_ical(await (await bot.client.get("/ics/network/digisumpit.ics")).read())
+    [master] = [e for e in feed.walk("VEVENT") if "RRULE" in e]
+    assert "UNTIL" in master["RRULE"]
+    [shown] = expand(feed).values()
+    assert shown == {
+        datetime(2026, 1, 8, 14, 0, tzinfo=HELSINKI),
+        datetime(2026, 1, 15, 14, 0, tzinfo=HELSINKI),
+    }
+
+
 async def test_an_ended_networks_session_file_is_gone(bot: Harness) -> None:
     await seed_network(bot)
     ids = await session_ids(bot, "digisumpit")
