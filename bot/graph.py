@@ -2,14 +2,17 @@
 
     tokens = GraphTokens(app_id, tenant_id=tenant, authority_host=login_authority, secret=secret)
     graph = GraphClient(session, tokens, "https://graph.microsoft.com/v1.0", organizer_user_id)
-    meeting = await graph.create_meeting(subject="Open network", start=start, end=end)
+    meeting = await graph.create_meeting(
+        subject="Open network", start=start, end=end, external_id="tapaamo-session-12-20260108T1200Z"
+    )
     people = await graph.attendance(meeting.meeting_id)
 
 Calls, all under ``/users/{organizer}`` (application permissions need an application access policy
 that allows the app to act for that user, ``New-CsApplicationAccessPolicy`` /
 ``Grant-CsApplicationAccessPolicy``):
 
-    POST /onlineMeetings                                              OnlineMeetings.ReadWrite.All
+    POST /onlineMeetings/createOrGet                                  OnlineMeetings.ReadWrite.All
+    POST /onlineMeetings               (no external id)               OnlineMeetings.ReadWrite.All
     GET  /onlineMeetings/{id}/attendanceReports                       OnlineMeetingArtifact.Read.All
     GET  /onlineMeetings/{id}/attendanceReports/{id}/attendanceRecords
 
@@ -18,8 +21,10 @@ times (``Retry-After`` honoured, otherwise exponential backoff with jitter) and 
 retryable; 400/401/403/404 are raised at once as not retryable, with a reason a person can act on.
 A 401 first drops the cached token and tries once more with a fresh one.
 
-Creating is not idempotent at Graph: a retry after a 5xx or a lost answer may leave a second
-meeting behind (429 and 503 are answered before the meeting is made).
+Creating with an external id is idempotent at Graph (``createOrGet``: the organizer and the
+external id name one meeting; 201 when made, 200 with the same meeting when it was there), so a
+retry after a 5xx, a lost answer or a crash before the join link was saved gets the same meeting.
+Without an external id (plain ``POST /onlineMeetings``) a retry may leave a second meeting behind.
 """
 
 from __future__ import annotations
@@ -253,19 +258,35 @@ class GraphClient:
 
     # -- MeetingProvider ---------------------------------------------------------------------
 
-    async def create_meeting(self, *, subject: str, start: datetime, end: datetime) -> OnlineMeeting:
-        """Create a Teams meeting in the organizer's name; raises DeliveryFailed."""
+    async def create_meeting(
+        self, *, subject: str, start: datetime, end: datetime, external_id: str | None = None
+    ) -> OnlineMeeting:
+        """Create a Teams meeting in the organizer's name; raises DeliveryFailed.
+
+        With ``external_id`` it is Graph's ``createOrGet``: asked again with the same id (a retried
+        job), Graph answers with the meeting made the first time instead of making another.
+        """
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("create_meeting needs timezone-aware times")
         if end <= start:
             raise ValueError("a meeting must end after it starts")
         body = {"startDateTime": _utc_iso(start), "endDateTime": _utc_iso(end), "subject": subject}
         url = f"{self._base}/users/{self._user}/onlineMeetings"
+        if external_id is not None:
+            if not external_id:
+                raise ValueError("an external id cannot be empty")
+            body["externalId"] = external_id
+            url += "/createOrGet"
         answer = await self._call("POST", url, body, what="meeting")
         join_url, meeting_id = answer.get("joinWebUrl"), answer.get("id")
         if not isinstance(join_url, str) or not isinstance(meeting_id, str) or not join_url:
             raise DeliveryFailed("Graph created a meeting but answered without id or joinWebUrl", False)
-        log.info("created Teams meeting %s", meeting_id, extra={"type": "graph"})
+        log.info(
+            "Teams meeting %s for %s",
+            meeting_id,
+            external_id or "(no external id)",
+            extra={"type": "graph"},
+        )
         return OnlineMeeting(join_url=join_url, meeting_id=meeting_id)
 
     def close(self) -> None:

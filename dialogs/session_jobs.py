@@ -21,7 +21,7 @@ from domain.jobs import NewJob
 from domain.networks import Network, NetworkStatus
 from domain.participation import ATTENDANCE_DELAY, ATTENDANCE_FETCH, ENDED
 from domain.ports import AttendanceSource, DeliveryFailed, MeetingProvider
-from domain.sessions import Session, SessionStatus
+from domain.sessions import Session, SessionStatus, meeting_external_id
 
 log = logging.getLogger(__name__)
 
@@ -99,16 +99,34 @@ class SessionJobs:
             log.info("announcement skipped: session %s is over", session.id)  # e.g. moved earlier
             return
         if session.join_url is None and self.meetings is not None:
-            # No link given: make the Teams meeting now, so the card can carry its Join button.
-            subject = f"{network.name}: {session.topic}" if session.topic else network.name
-            meeting = await self.meetings.create_meeting(
-                subject=subject, start=session.starts_at, end=session.ends_at
-            )
-            await self.svc.sessions.set_meeting(session.id, meeting.meeting_id, meeting.join_url)
-            session = replace(session, join_url=meeting.join_url, meeting_id=meeting.meeting_id)
+            session = await self._with_meeting(network, session)
         card = await shared_card(self.catalogs[network.lang], self.svc, network, session)
         assert network.home_conversation_id
         await self.svc.notifier.post(network.home_conversation_id, f"announce:{session.id}", card=card)
+
+    async def _with_meeting(self, network: Network, session: Session) -> Session:
+        """No link given: make the Teams meeting now, so that the card can carry its Join button.
+
+        Graph's createOrGet under the session's external id makes this safe to repeat: a job that
+        crashed after Graph made the meeting but before its link was saved gets the same meeting
+        when it runs again. A refusal that will not pass (no permission, no access policy) is
+        logged and the card goes out without Join rather than never; a passing failure retries."""
+        assert self.meetings is not None
+        subject = f"{network.name}: {session.topic}" if session.topic else network.name
+        try:
+            meeting = await self.meetings.create_meeting(
+                subject=subject,
+                start=session.starts_at,
+                end=session.ends_at,
+                external_id=meeting_external_id(session),
+            )
+        except DeliveryFailed as error:
+            if error.retryable:
+                raise
+            log.error("no Teams meeting for session %s, announced without Join: %s", session.id, error)
+            return session
+        await self.svc.sessions.set_meeting(session.id, meeting.meeting_id, meeting.join_url)
+        return replace(session, join_url=meeting.join_url, meeting_id=meeting.meeting_id)
 
     async def update_card(self, payload: dict[str, Any]) -> None:
         loaded = await self._load(payload)

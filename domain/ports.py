@@ -252,8 +252,12 @@ class OnlineMeeting:
 class MeetingProvider(Protocol):
     """Creates Teams online meetings (Microsoft Graph), when the bot is allowed to."""
 
-    async def create_meeting(self, *, subject: str, start: datetime, end: datetime) -> OnlineMeeting:
-        """Raises DeliveryFailed (retryable or not) when the meeting cannot be made."""
+    async def create_meeting(
+        self, *, subject: str, start: datetime, end: datetime, external_id: str | None = None
+    ) -> OnlineMeeting:
+        """Raises DeliveryFailed (retryable or not) when the meeting cannot be made.
+
+        The same ``external_id`` again gives the meeting made the first time, not a second one."""
         ...
 
 

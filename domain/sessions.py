@@ -7,7 +7,7 @@ second session or a second announcement: rows carry unique keys, jobs carry dedu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from domain.errors import UserError
@@ -168,3 +168,13 @@ def announce_due(start: datetime, now: datetime, first: bool) -> datetime:
     if first:
         return now
     return max(now, start - ANNOUNCE_LEAD)
+
+
+def meeting_external_id(session: Session) -> str:
+    """The external id under which a session's Teams meeting is made (Graph's createOrGet).
+
+    The same for every retry of the announcement, so that one session gets one meeting. The start
+    is in it too: a database started afresh counts session ids from 1 again, and must not be handed
+    the meeting (and attendance reports) of an earlier deployment's session with the same id.
+    """
+    return f"tapaamo-session-{session.id}-{session.starts_at.astimezone(UTC):%Y%m%dT%H%MZ}"

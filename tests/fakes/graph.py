@@ -20,6 +20,9 @@ Authority routes (what msal asks for with ``instance_discovery=False``):
                                                            /.default 400 AADSTS1002012
 Graph routes (under ``/v1.0``, a valid bearer token from the token route needed, else 401):
     POST /users/{user}/onlineMeetings                                          201, the meeting
+    POST /users/{user}/onlineMeetings/createOrGet   externalId required (else 400): 201 and a new
+                                                    meeting, or 200 and the meeting the organizer
+                                                    already has with that externalId, unchanged
     GET  /users/{user}/onlineMeetings/{id}                                     200, the meeting
     GET  /users/{user}/onlineMeetings/{id}/attendanceReports                   paged reports
     GET  /users/{user}/onlineMeetings/{id}/attendanceReports/{id}              one report
@@ -33,6 +36,7 @@ What it keeps:
     discovery_requests  tenants asked for by OpenID discovery
     requests            every Graph call, a `GraphCall` (method, path, query, token, body, status)
     meetings            created (or seeded) meetings by id, in Graph's shape
+    external_ids        (organizer, externalId) -> meeting id, as createOrGet keeps them
 Seeding and faults:
     add_attendance_report(meeting_id, records, start=, end=)  returns the report id; build records
                         with `attendance_record(...)`
@@ -167,6 +171,7 @@ class FakeGraph:
         self.requests: list[GraphCall] = []
         self.meetings: dict[str, dict[str, Any]] = {}
         self._organizer_of: dict[str, str] = {}
+        self.external_ids: dict[tuple[str, str], str] = {}
         self._reports: dict[str, list[_Report]] = {}
         self._tokens: set[str] = set()
         self._faults: dict[str, _Fault | None] = {"graph": None, "token": None}
@@ -202,6 +207,7 @@ class FakeGraph:
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
         meetings = "/v1.0/users/{user}/onlineMeetings"
         app.router.add_post(meetings, self._create_meeting)
+        app.router.add_post(meetings + "/createOrGet", self._create_or_get_meeting)
         app.router.add_get(meetings + "/{meeting}", self._get_meeting)
         app.router.add_get(meetings + "/{meeting}/attendanceReports", self._reports_list)
         app.router.add_get(meetings + "/{meeting}/attendanceReports/{report}", self._report_get)
@@ -406,12 +412,57 @@ class FakeGraph:
         refused = self._refuse(request, "OnlineMeetings.ReadWrite.All", body)
         if refused is not None:
             return refused
-        user = request.match_info["user"]
         start, end = body.get("startDateTime"), body.get("endDateTime")
         if not isinstance(start, str) or not isinstance(end, str) or not _valid_times(start, end):
             return self._graph_answer(
                 request, body, _graph_error(400, "BadRequest", "Invalid meeting start or end time.")
             )
+        meeting = self._new_meeting(request.match_info["user"], start, end, body.get("subject"), None)
+        return self._graph_answer(request, body, web.json_response(meeting, status=201))
+
+    async def _create_or_get_meeting(self, request: web.Request) -> web.Response:
+        """createOrGet: the organizer (tenant, user) and the externalId name one meeting.
+
+        As Graph documents it: no start and end mean now and an hour on, a start alone an hour on,
+        an end without a start or before it is refused; a known externalId returns its meeting as
+        it is (200), whatever the body says now.
+        """
+        body = await _json(request)
+        refused = self._refuse(request, "OnlineMeetings.ReadWrite.All", body)
+        if refused is not None:
+            return refused
+        user = request.match_info["user"]
+        external_id = body.get("externalId")
+        if not isinstance(external_id, str) or not external_id:
+            return self._graph_answer(
+                request, body, _graph_error(400, "BadRequest", "ExternalId is required.")
+            )
+        known = self.external_ids.get((user, external_id))
+        if known is not None and known in self.meetings:
+            return self._graph_answer(request, body, web.json_response(self.meetings[known], status=200))
+        start, end = body.get("startDateTime"), body.get("endDateTime")
+        if start is None and end is not None:
+            return self._graph_answer(
+                request, body, _graph_error(400, "BadRequest", "End time given without a start time.")
+            )
+        if start is None:
+            start = dt.datetime.now(dt.UTC).isoformat()
+        if end is None and isinstance(start, str):
+            try:
+                end = (_parse(start) + dt.timedelta(hours=1)).isoformat()
+            except ValueError:
+                end = start
+        if not isinstance(start, str) or not isinstance(end, str) or not _valid_times(start, end):
+            return self._graph_answer(
+                request, body, _graph_error(400, "BadRequest", "Invalid meeting start or end time.")
+            )
+        meeting = self._new_meeting(user, start, end, body.get("subject"), external_id)
+        self.external_ids[(user, external_id)] = meeting["id"]
+        return self._graph_answer(request, body, web.json_response(meeting, status=201))
+
+    def _new_meeting(
+        self, user: str, start: str, end: str, subject: Any, external_id: str | None
+    ) -> dict[str, Any]:
         thread = f"19:meeting_{secrets.token_urlsafe(36).replace('-', 'x').replace('_', 'y')}@thread.v2"
         meeting_id = base64.b64encode(f"1*{user}*0**{thread}".encode()).decode()
         context = quote(f'{{"Tid":"{self.tenant_id}","Oid":"{user}"}}', safe="")
@@ -426,7 +477,7 @@ class FakeGraph:
             "joinUrl": join,
             "joinWebUrl": join,
             "meetingCode": str(secrets.randbelow(10**12)).zfill(12),
-            "subject": body.get("subject"),
+            "subject": subject,
             "isBroadcast": False,
             "autoAdmittedUsers": "EveryoneInCompany",
             "outerMeetingAutoAdmittedUsers": None,
@@ -439,7 +490,7 @@ class FakeGraph:
             "recordAutomatically": False,
             "capabilities": [],
             "videoTeleconferenceId": None,
-            "externalId": None,
+            "externalId": external_id,
             "iCalUid": None,
             "meetingType": None,
             "meetingsMigrationMode": None,
@@ -475,7 +526,7 @@ class FakeGraph:
         }
         self.meetings[meeting_id] = meeting
         self._organizer_of[meeting_id] = user
-        return self._graph_answer(request, body, web.json_response(meeting, status=201))
+        return meeting
 
     async def _get_meeting(self, request: web.Request) -> web.Response:
         refused = self._refuse(request, "OnlineMeetings.ReadWrite.All", meeting=True)
