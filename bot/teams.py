@@ -45,6 +45,10 @@ def check_activity(body: Any) -> dict[str, Any]:
             value = (body.get(party) or {}).get(name)
             if value is not None and not isinstance(value, str):
                 raise NotAnActivity(f"activity's {party}.{name} is not a string")
+    sender = body.get("from") or {}
+    if body["type"] in ("message", "invoke") and not sender.get("id"):
+        # Every rule of a message or a card action is about who sent it.
+        raise NotAnActivity("activity has no sender id")
     # Fields of the wrong type are dropped rather than trusted: a client bug must not become a 500.
     cleaned = dict(body)
     for name in ("locale", "text", "name", "id", "channelId", "timestamp", "action"):
