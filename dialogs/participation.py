@@ -277,7 +277,7 @@ async def export_command(ctx: Context, args: str) -> Sequence[Reply]:
     else:
         where = (await svc.sessions.personal_conversations([me.user_id])).get(me.user_id)
     personal = where is not None
-    url = svc.links.export(network.id, start, end, fmt, me.user_id if personal else "")
+    url = svc.links.export(network.id, start, end, fmt, me.user_id if personal else "", ctx.lang)
     await svc.audit.record(
         actor_id=me.user_id,
         action="network.export",

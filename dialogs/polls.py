@@ -382,8 +382,8 @@ async def results_command(ctx: Context, args: str) -> Sequence[Reply]:
 async def questions_command(ctx: Context, args: str) -> Sequence[Reply]:
     usage = {
         "en": "questions NAME work municipality communication [comment]",
-        "fi": "kysymykset NIMI work municipality communication [kommentti]",
-        "sv": "frågor NAMN work municipality communication [kommentar]",
+        "fi": "kysymykset NIMI työ kunta viestintä [kommentti]",
+        "sv": "frågor NAMN arbete kommun kommunikation [kommentar]",
     }
     tokens = split_args(args)
     if len(tokens) < 2:
@@ -394,7 +394,7 @@ async def questions_command(ctx: Context, args: str) -> Sequence[Reply]:
     words = [w for w in tokens[1:] if w.casefold() not in COMMENT_WORDS]
     comments = len(words) != len(tokens) - 1
     settings = await svc.feedback.set_questions(
-        network.id, [w for part in words for w in part.split(",")], comments
+        network.id, [w for part in words for w in part.split(",")], comments, ctx.lang
     )
     lines = [ctx.tr._(QUESTION_TEXTS[q]) for q in settings.questions]
     if settings.comments:
@@ -432,8 +432,8 @@ def register(router: Router) -> None:
             summary=N_("Choose a network's feedback questions (up to three) and an optional comment."),
             usage={
                 "en": "questions NAME work municipality [comment]",
-                "fi": "kysymykset NIMI work [kommentti]",
-                "sv": "frågor NAMN work [kommentar]",
+                "fi": "kysymykset NIMI työ kunta [kommentti]",
+                "sv": "frågor NAMN arbete kommun [kommentar]",
             },
             coordinator_only=True,
         )

@@ -19,7 +19,9 @@ class Links(Protocol):
 
     def report(self, network_id: int, start: datetime, end: datetime) -> str: ...
 
-    def export(self, network_id: int, start: datetime, end: datetime, fmt: str, user_id: str) -> str: ...
+    def export(
+        self, network_id: int, start: datetime, end: datetime, fmt: str, user_id: str, lang: str = ""
+    ) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from domain.clock import Clock
 from domain.errors import UserError
 from domain.jobs import NewJob
-from domain.networks import bare_conversation_id
+from domain.networks import bare_conversation_id, fold
 from domain.sessions import UnknownSession
 
 if TYPE_CHECKING:  # the ports import this module's types
@@ -40,6 +40,15 @@ QUESTION_TEXTS: dict[str, str] = {
     "communication": "How would you rate the network's communication and flow of information?",
 }
 DEFAULT_QUESTIONS = ("work",)
+# The words a coordinator may type for each question, in every language (matched fold()ed).
+QUESTION_WORDS: dict[str, dict[str, str]] = {
+    "en": {"work": "work", "municipality": "municipality", "communication": "communication"},
+    "fi": {"work": "työ", "municipality": "kunta", "communication": "viestintä"},
+    "sv": {"work": "arbete", "municipality": "kommun", "communication": "kommunikation"},
+}
+_QUESTION_BY_WORD = {
+    fold(word): question for words in QUESTION_WORDS.values() for question, word in words.items()
+}
 OPTION_LABELS: dict[int, str] = {
     1: "Very poorly",
     2: "Fairly poorly",
@@ -143,10 +152,12 @@ def check_home(home_conversation_id: str | None, conversation_id: str) -> None:
         raise NotThisConversation()
 
 
-def check_questions(words: Sequence[str]) -> tuple[str, ...]:
-    chosen = tuple(dict.fromkeys(w.strip().casefold() for w in words if w.strip()))
-    if not chosen or len(chosen) > MAX_QUESTIONS or any(q not in QUESTION_TEXTS for q in chosen):
-        raise UnknownQuestion(questions=", ".join(QUESTION_TEXTS))
+def check_questions(words: Sequence[str], lang: str = "en") -> tuple[str, ...]:
+    """Question ids from the words typed (work, työ, arbete, …); the error lists ``lang``'s words."""
+    found = [_QUESTION_BY_WORD.get(fold(w)) for w in words if w.strip()]
+    chosen = tuple(dict.fromkeys(q for q in found if q is not None))
+    if not chosen or len(chosen) > MAX_QUESTIONS or None in found:
+        raise UnknownQuestion(questions=", ".join(QUESTION_WORDS.get(lang, QUESTION_WORDS["en"]).values()))
     return chosen
 
 
@@ -275,7 +286,9 @@ class Feedback:
         scale = [o for o in options if o != DONT_KNOW]
         return (sum(scale) / len(scale) if scale else None), len(options)
 
-    async def set_questions(self, network_id: int, questions: Sequence[str], comments: bool) -> PollSettings:
-        settings = PollSettings(check_questions(questions), comments)
+    async def set_questions(
+        self, network_id: int, questions: Sequence[str], comments: bool, lang: str = "en"
+    ) -> PollSettings:
+        settings = PollSettings(check_questions(questions, lang), comments)
         await self.store.save_settings(network_id, settings)
         return settings

@@ -7,24 +7,38 @@ import csv
 import io
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
+from dialogs.i18n import Catalogs, Translator
 from domain.networks import Network
 from domain.participation import NetworkFigures, Participation
 
 Table = tuple[str, list[str], list[list[object]]]
 
 
+@cache
+def _catalogs() -> Catalogs:
+    return Catalogs()
+
+
 def tables(
-    network: Network, figures: NetworkFigures, rows: Sequence[Participation], personal: bool
+    network: Network,
+    figures: NetworkFigures,
+    rows: Sequence[Participation],
+    personal: bool,
+    tr: Translator | None = None,
 ) -> list[Table]:
+    """The file's tables, headed in ``tr``'s language (by default the network's)."""
+    tr = tr or _catalogs()[network.lang]
     zone = ZoneInfo(network.timezone)
+    yes, no = tr._("yes"), tr._("no")
 
     def local(moment: datetime) -> str:
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
     sessions: list[list[object]] = [
-        [s.session_id, local(s.starts_at), "yes" if s.held else "no", s.participants, s.new, s.returning]
+        [s.session_id, local(s.starts_at), yes if s.held else no, s.participants, s.new, s.returning]
         for s in figures.sessions
     ]
     organisations: dict[str, int] = {}
@@ -32,10 +46,21 @@ def tables(
         for organisation, count in session.by_organisation.items():
             organisations[organisation] = organisations.get(organisation, 0) + count
     result: list[Table] = [
-        ("sessions", ["session", "starts", "held", "participants", "new", "returning"], sessions),
         (
-            "organisations",
-            ["organisation", "participations"],
+            tr._("sessions"),
+            [
+                tr._("session"),
+                tr._("starts"),
+                tr._("held"),
+                tr._("participants"),
+                tr._("new"),
+                tr._("returning"),
+            ],
+            sessions,
+        ),
+        (
+            tr._("organisations"),
+            [tr._("organisation"), tr._("participations")],
             [[org, count] for org, count in sorted(organisations.items(), key=lambda kv: -kv[1])],
         ),
     ]
@@ -48,8 +73,15 @@ def tables(
         ]
         result.append(
             (
-                "participants",
-                ["session", "name", "organisation", "first seen", "last seen", "minutes"],
+                tr._("participants"),
+                [
+                    tr._("session"),
+                    tr._("name"),
+                    tr._("organisation"),
+                    tr._("first seen"),
+                    tr._("last seen"),
+                    tr._("minutes"),
+                ],
                 people,
             )
         )

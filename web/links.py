@@ -29,15 +29,18 @@ class SignedLinks:
         )
         return f"{self._base}/report/{token}"
 
-    def export(self, network_id: int, start: datetime, end: datetime, fmt: str, user_id: str) -> str:
-        token = self._token(
-            {
-                "kind": "export",
-                "network": network_id,
-                "from": int(start.timestamp()),
-                "to": int(end.timestamp()),
-                "fmt": fmt,
-                "by": user_id,
-            }
-        )
+    def export(
+        self, network_id: int, start: datetime, end: datetime, fmt: str, user_id: str, lang: str = ""
+    ) -> str:
+        payload: dict[str, object] = {
+            "kind": "export",
+            "network": network_id,
+            "from": int(start.timestamp()),
+            "to": int(end.timestamp()),
+            "fmt": fmt,
+            "by": user_id,
+        }
+        if lang:
+            payload["lang"] = lang  # the file is headed in the asking coordinator's language
+        token = self._token(payload)
         return f"{self._base}/export/{token}"

@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from dialogs.i18n import Catalogs, Translator
-from dialogs.turn import Lang
+from dialogs.turn import LANGS, Lang
 from domain.clock import Clock
 from domain.networks import Network, NetworkStatus
 from domain.participation import Ledger
@@ -277,6 +277,7 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
                 "to": int(claims["to"]),
                 "fmt": fmt,
                 "by": str(claims.get("by", "")),  # no coordinator named: totals only, no names
+                "lang": page_site.lang,  # the file is headed in the page's language
             }
             return f"{page_site.base}/export/{sign(d.signing_key, payload, expires)}"
 
@@ -332,7 +333,9 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
         figures = await d.ledger.network_figures(network, start, end)
         personal = network.is_coordinator(str(claims.get("by", "")))
         rows = await d.ledger.store.for_network(network.id) if personal else []
-        data = tables(network, figures, rows, personal)
+        # Headed in the language the link was made for (the coordinator's), else the network's.
+        tr = next((catalogs(d)[lang] for lang in LANGS if lang == claims.get("lang")), None)
+        data = tables(network, figures, rows, personal, tr)
         fmt = claims.get("fmt", "csv")
         await d.audit.record(
             actor_id=str(claims.get("by", "")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -13,7 +14,7 @@ from sqlalchemy import text
 from bot.app import PARTS
 from domain.clock import FakeClock
 from tests.integration.test_polls_flow import held_session, poll_cards, vote_data
-from tests.support.harness import Harness, cards_of, running_bot, user
+from tests.support.harness import Harness, cards_of, running_bot, texts, user
 
 
 @pytest.fixture
@@ -100,3 +101,22 @@ async def report_page(bot: Harness) -> list[tuple[str, str, str]]:
     [report] = cards_of(await bot.say('report "Kaffe med Uffe"'))
     path = report["actions"][0]["url"].split("://", 1)[1].split("/", 1)[1]
     return report_rows(await (await bot.client.get(f"/{path}?lang=en")).text())
+
+
+async def test_questions_are_chosen_with_finnish_and_swedish_words(bot: Harness) -> None:
+    await held_session(bot)
+    [fi] = cards_of(await bot.say('kysymykset "Kaffe med Uffe" työ viestintä kommentti', locale="fi-FI"))
+    assert "Miten hyödyllisenä pidit tapaamista oman työsi kannalta?" in texts(fi)
+    database = bot.app[PARTS].database
+    async with database.read() as session:
+        chosen = (await session.execute(text("SELECT questions, comments FROM poll_settings"))).one()
+    assert (json.loads(chosen[0]), bool(chosen[1])) == (["work", "communication"], True)
+    await bot.say('frågor "Kaffe med Uffe" arbete kommun', locale="sv-SE")
+    async with database.read() as session:
+        chosen = (await session.execute(text("SELECT questions FROM poll_settings"))).one()
+    assert json.loads(chosen[0]) == ["work", "municipality"]
+    # A word not known: the answer names the words of the user's language.
+    [wrong] = await bot.say('kysymykset "Kaffe med Uffe" palkka', locale="fi-FI")
+    assert "työ, kunta, viestintä" in str(wrong)
+    [usage] = await bot.say("kysymykset", locale="fi-FI")
+    assert "kysymykset NIMI työ kunta viestintä [kommentti]" in str(usage)
