@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -242,29 +242,46 @@ def sessions_card(
     upcoming: Sequence[Session],
     recent: Sequence[Session],
     coming: Mapping[int, int],
+    took_part: Mapping[int, int] | None = None,
 ) -> dict[str, Any]:
-    def rows(sessions: Sequence[Session]) -> list[cards.Element]:
+    """A network's sessions: upcoming ones with how many are coming, past ones with how many took
+    part (``took_part``, from the participation ledger) or that they were cancelled."""
+    took_part = took_part or {}
+
+    def upcoming_state(session: Session) -> str:
+        if session.status == SessionStatus.CANCELLED:
+            return tr._("cancelled")
+        if session.status == SessionStatus.HELD:  # under way: Teams said the meeting started
+            return tr._("held")
+        return tr.n_("{n} coming", "{n} coming", coming.get(session.id, 0))
+
+    def past_state(session: Session) -> str:
+        # A past session not cancelled counts as held, as on the report: most leave no Teams trace.
+        if session.status == SessionStatus.CANCELLED:
+            return tr._("cancelled")
+        count = took_part.get(session.id, 0)
+        if count == 0:
+            return tr._("held, no participants recorded")
+        return tr.n_("held, {n} took part", "held, {n} took part", count)
+
+    def rows(sessions: Sequence[Session], state: Callable[[Session], str]) -> list[cards.Element]:
         result: list[cards.Element] = []
         for session in sessions:
-            state = {
-                SessionStatus.CANCELLED: tr._("cancelled"),
-                SessionStatus.HELD: tr._("held"),
-                SessionStatus.SCHEDULED: tr.n_("{n} coming", "{n} coming", coming.get(session.id, 0)),
-            }[session.status]
             topic = f" \u2013 {session.topic}" if session.topic else ""
             result.append(
                 cards.text(
-                    f"**#{session.id}** {tr.datetime(session.starts_at, network.timezone)}{topic} ({state})"
+                    f"**#{session.id}** {tr.datetime(session.starts_at, network.timezone)}{topic} "
+                    f"({state(session)})"
                 )
             )
         return result
 
     body: list[cards.Element] = [cards.title(tr._("Sessions of {network}", network=network.name))]
     body.append({"type": "TextBlock", "text": tr._("Upcoming"), "weight": "Bolder", "wrap": True})
-    body += rows(upcoming) or [cards.text(tr._("Nothing scheduled."), subtle=True)]
+    body += rows(upcoming, upcoming_state) or [cards.text(tr._("Nothing scheduled."), subtle=True)]
     if recent:
         body.append({"type": "TextBlock", "text": tr._("Recent"), "weight": "Bolder", "wrap": True})
-        body += rows(recent)
+        body += rows(recent, past_state)
     return cards.card(body, lang=tr.lang, fallback=tr._("Sessions of {network}", network=network.name))
 
 

@@ -24,6 +24,7 @@ from domain.sessions import (
     DraftGone,
     DraftStatus,
     Session,
+    SessionStatus,
     check_link,
     check_topic,
     parse_session_ref,
@@ -203,8 +204,15 @@ async def sessions_command(ctx: Context, args: str) -> Sequence[Reply]:
         for s in await svc.sessions.for_network(network.id, start=now - timedelta(days=90), end=now)
         if s.ends_at < now
     ]
-    coming = {s.id: len(await svc.sessions.coming(s.id)) for s in upcoming[:20]}
-    return [CardReply(session_cards.sessions_card(ctx.tr, network, upcoming[:20], recent[-10:], coming))]
+    upcoming, recent = upcoming[:20], recent[-10:]
+    coming = {s.id: len(await svc.sessions.coming(s.id)) for s in upcoming}
+    # Past sessions: who took part, from the ledger (RSVPs are intention, not attendance).
+    took_part = {
+        s.id: len({row.key for row in await svc.ledger.store.for_session(s.id)})
+        for s in recent
+        if s.status != SessionStatus.CANCELLED
+    }
+    return [CardReply(session_cards.sessions_card(ctx.tr, network, upcoming, recent, coming, took_part))]
 
 
 async def cancel_command(ctx: Context, args: str) -> Sequence[Reply]:
