@@ -138,7 +138,15 @@ def create_app(
             RateLimiter(tenant_rate=settings.send_rate_per_tenant),
             concurrency=settings.send_workers,
         )
-        planning = Planning(networks, sessions, jobs, audit, clock, settings.timezone)
+        planning = Planning(
+            networks,
+            sessions,
+            jobs,
+            audit,
+            clock,
+            settings.timezone,
+            ended_delay=timedelta(minutes=settings.poll_open_delay_minutes),
+        )
         ledger = Ledger(SqlParticipationStore(database), sessions, networks, jobs, audit, clock)
         feedback = Feedback(SqlPollStore(database), sessions, jobs, clock, settings.poll_open_hours)
         links = SignedLinks(signing_key, settings.public_url, clock, settings.link_hours)

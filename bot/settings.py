@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     )
     recent_sessions: int = Field(10, description="how many recent sessions the participant roles look at")
     poll_open_hours: float = Field(72.0, description="how long a feedback poll stays open")
+    poll_open_delay_minutes: float = Field(
+        10.0, ge=0, description="minutes after a session's scheduled end until its poll opens (no meetingEnd)"
+    )
     admins: list[str] = Field(
         default_factory=list,
         description="Entra object ids (or Teams ids) of administrators: overview, unanswered nudges",

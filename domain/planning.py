@@ -106,6 +106,7 @@ class Planning:
         audit: AuditLog,
         clock: Clock,
         default_timezone: str = "Europe/Helsinki",
+        ended_delay: timedelta = ENDED_DELAY,
     ) -> None:
         self.networks = networks
         self.sessions = sessions
@@ -113,6 +114,7 @@ class Planning:
         self.audit = audit
         self.clock = clock
         self.default_timezone = default_timezone
+        self.ended_delay = ended_delay  # after the scheduled end: the poll opens unless meetingEnd came
 
     # --- networks -------------------------------------------------------------------------
 
@@ -430,7 +432,7 @@ class Planning:
             if personal_at > now:
                 jobs.append(NewJob(REMIND_PERSONAL, payload, personal_at, f"remind-personal:{self_key}"))
             # After the end (whether or not Teams sends meetingEnd): attendance report, feedback poll.
-            jobs.append(NewJob(ENDED, payload, session.ends_at + ENDED_DELAY, f"ended:{self_key}"))
+            jobs.append(NewJob(ENDED, payload, session.ends_at + self.ended_delay, f"ended:{self_key}"))
         # One transaction for them all where the store can (SqlJobStore.enqueue_many): the daily
         # extension re-enqueues every series' jobs up to the horizon, almost all already there.
         enqueue_many = getattr(self.jobs, "enqueue_many", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -120,3 +120,16 @@ async def test_questions_are_chosen_with_finnish_and_swedish_words(bot: Harness)
     assert "työ, kunta, viestintä" in str(wrong)
     [usage] = await bot.say("kysymykset", locale="fi-FI")
     assert "kysymykset NIMI työ kunta viestintä [kommentti]" in str(usage)
+
+
+async def test_the_poll_opens_the_configured_time_after_the_scheduled_end(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, FakeClock(), poll_open_delay_minutes=45) as bot:
+        await held_session(bot)
+        async with bot.app[PARTS].database.read() as session:
+            ends_at = (await session.execute(text("SELECT ends_at FROM sessions"))).scalar()
+        ends = ends_at if isinstance(ends_at, datetime) else datetime.fromisoformat(str(ends_at))
+        now = bot.clock.now()
+        await bot.advance(ends.replace(tzinfo=now.tzinfo) - now + timedelta(minutes=40))
+        assert poll_cards(bot) == []  # 40 minutes after the end: not yet (the default would be 10)
+        await bot.advance(timedelta(minutes=6))
+        assert len(poll_cards(bot)) == 1
