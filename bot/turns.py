@@ -31,6 +31,7 @@ from bot.teams import (
     conversation_ref,
     meeting_event,
     service_url_allowed,
+    team_of,
     tenant_of,
     to_turn,
 )
@@ -117,7 +118,7 @@ class TapaamoBot:
         refs: ConversationRefs,
         jobs: JobStore,
         sender: Sender,
-        forget_conversation: Callable[[str], Awaitable[object]] | None = None,
+        forget_conversation: Callable[[str, str | None], Awaitable[object]] | None = None,
         *,
         reply_wait: float = REPLY_WAIT,
     ) -> None:
@@ -154,7 +155,8 @@ class TapaamoBot:
             conversation_id = activity["conversation"]["id"]
             # Uninstalled: forget the conversation, and networks homed there stop posting to it.
             if self.forget_conversation is not None:
-                await self.forget_conversation(conversation_id)
+                # From a team, the bot leaves every channel of it, not only the General one.
+                await self.forget_conversation(conversation_id, team_of(activity))
             else:
                 await self.refs.remove(conversation_id)
             log.info("removed from conversation %s", conversation_id)

@@ -383,9 +383,10 @@ class PrivacyStore(Protocol):
         the person's names, searched for in stored texts along with their ids."""
         ...
 
-    async def forget_conversation(self, conversation_id: str) -> Sequence[int]:
+    async def forget_conversation(self, conversation_id: str, team_id: str | None = None) -> Sequence[int]:
         """Drop the references of this conversation and of its threads (a channel's
-        ``…;messageid=…``); networks announced there get no home. Returns their ids."""
+        ``…;messageid=…``), and with ``team_id`` those of every channel of that team; networks
+        announced there get no home. Returns their ids."""
         ...
 
     async def anonymise_participations(self, sessions_before: datetime) -> int: ...
@@ -471,6 +472,7 @@ def purge_job(today: date, now: datetime) -> NewJob:
 async def forget_conversation(
     conversation_id: str,
     *,
+    team_id: str | None = None,
     refs: ConversationRefs,
     networks: NetworkStore,
     clock: Clock,
@@ -479,12 +481,14 @@ async def forget_conversation(
 ) -> Sequence[int]:
     """The app was removed from a conversation: forget its reference; networks announced there
     lose their home, so their pending announcements, reminders and polls are skipped (every job
-    that posts to a network's home skips a network without one). Returns the unhomed networks.
+    that posts to a network's home skips a network without one). Removed from a team
+    (``team_id``), it forgets every channel of the team it has a reference of. Returns the
+    unhomed networks.
 
     Repeating it changes nothing."""
     await refs.remove(conversation_id)
     if store is not None:
-        unhomed = list(await store.forget_conversation(conversation_id))
+        unhomed = list(await store.forget_conversation(conversation_id, team_id))
     else:
         unhomed = []
         for network in await networks.all():
@@ -543,9 +547,10 @@ class Privacy:
             )
         return outcome
 
-    async def forget_conversation(self, conversation_id: str) -> Sequence[int]:
+    async def forget_conversation(self, conversation_id: str, team_id: str | None = None) -> Sequence[int]:
         return await forget_conversation(
             conversation_id,
+            team_id=team_id,
             refs=self.refs,
             networks=self.networks,
             clock=self.clock,

@@ -11,8 +11,8 @@ coordinators           user_id, name, aad_id                       deleted
 followers              user_id, name, aad_id                       deleted
 rsvps                  user_id, name, aad_id                       deleted
 participations         participant_key, user_id, name, e-mail      anonymised (counts stay)
-conversation_refs      personal chat: user ids; others: the        personal: deleted; others: the
-                       last sender in ``reference``                reference scrubbed
+conversation_refs      personal chat: user ids (group chats and    personal: deleted; others:
+                       channels keep no sender)                    scrubbed, should an id be there
 drafts                 requested_by                                pseudonym
 audit_log              actor_id, ids in ``details``                pseudonym
 votes, poll_comments   HMAC voter keys of open polls               re-keyed at random
@@ -89,6 +89,18 @@ def _text_mentions(column: Any, found: Sequence[str]) -> ColumnElement[bool]:
     variants = {json.dumps(n)[1:-1] for n in found} | {json.dumps(n, ensure_ascii=False)[1:-1] for n in found}
     text = cast(column, Text)
     return or_(*(text.contains(v, autoescape=True) for v in sorted(variants)))
+
+
+def _team_of(reference: Any) -> str | None:
+    """The team a stored channel reference belongs to (bot.teams.conversation_ref writes it)."""
+    if isinstance(reference, str):
+        try:
+            reference = json.loads(reference)
+        except ValueError:
+            return None
+    team = reference.get("team") if isinstance(reference, dict) else None
+    value = team.get("id") if isinstance(team, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _count(result: Any) -> int:
@@ -477,21 +489,41 @@ class SqlPrivacyStore:
             changed += 1
         return changed
 
-    async def forget_conversation(self, conversation_id: str) -> Sequence[int]:
-        thread = f"{conversation_id};"
-
-        def there(column: Any) -> ColumnElement[bool]:
-            # SQLite's LIKE ignores ASCII case: substr keeps the prefix exact there too.
-            in_thread = column.startswith(thread, autoescape=True) & (
-                func.substr(column, 1, len(thread)) == thread
-            )
-            return or_(column == conversation_id, in_thread)
+    async def forget_conversation(self, conversation_id: str, team_id: str | None = None) -> Sequence[int]:
+        def there(column: Any, conversations: Sequence[str]) -> ColumnElement[bool]:
+            conditions = [column.in_(list(conversations))]
+            for conversation in conversations:
+                thread = f"{conversation};"
+                # SQLite's LIKE ignores ASCII case: substr keeps the prefix exact there too.
+                conditions.append(
+                    column.startswith(thread, autoescape=True)
+                    & (func.substr(column, 1, len(thread)) == thread)
+                )
+            return or_(*conditions)
 
         async with self._db.write() as session:
-            await session.execute(delete(ConversationRefRow).where(there(ConversationRefRow.conversation_id)))
+            conversations = [conversation_id]
+            if team_id is not None:
+                # Every channel of the team the bot has spoken in: its reference names the team.
+                channels = await session.execute(
+                    select(ConversationRefRow.conversation_id, ConversationRefRow.reference).where(
+                        ConversationRefRow.kind == "channel"
+                    )
+                )
+                conversations += sorted(
+                    {
+                        str(channel).split(";", 1)[0]
+                        for channel, reference in channels.all()
+                        if _team_of(reference) == team_id
+                    }
+                    | {team_id}  # the General channel's id is the team's
+                )
+            await session.execute(
+                delete(ConversationRefRow).where(there(ConversationRefRow.conversation_id, conversations))
+            )
             result = await session.execute(
                 update(NetworkRow)
-                .where(there(NetworkRow.home_conversation_id))
+                .where(there(NetworkRow.home_conversation_id, conversations))
                 .values(home_conversation_id=None)
                 .returning(NetworkRow.id)
             )

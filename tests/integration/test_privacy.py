@@ -1,10 +1,8 @@
 """Personal data: see it (mydata), erase it (forgetme), uninstalling forgets a conversation, the
 privacy notice, and the daily retention purge.
 
-The bot is driven through /api/messages. Until bot/app.py wires the privacy feature itself,
-``privacy_bot`` wires it onto the running app the same way (each step is skipped once the app
-has it: the commands, the job handler, the route); ``forget_conversation`` after a removal runs
-in any case, as it is idempotent.
+The bot is driven through /api/messages, wired as bot/app.py wires it: nothing here stands in
+for the app's own handling of a removal, its commands, its purge job or its download route.
 """
 
 from __future__ import annotations
@@ -18,15 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import text
 
 from bot.app import PARTS, Parts, create_app
 from bot.settings import Settings
-from bot.teams import bot_was_removed
-from dialogs import privacy as privacy_dialogs
 from dialogs.i18n import Catalogs
 from domain.clock import FakeClock
 from domain.conversations import ConversationRef
@@ -46,7 +41,6 @@ from storage.repositories import Repositories
 from tests.fakes.connector import FakeConnector
 from tests.support.cards import assert_valid_card
 from tests.support.harness import Harness, cards_of, texts, user
-from web.privacy_routes import PrivacyLinks, PrivacyWebDeps, add_privacy_routes
 
 JOIN = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_priv%40thread.v2/0"
 VILLE = {"id": "29:1VilleTeamsUserId", "name": "Ville Väisänen", "aadObjectId": "5B0C2E7A-VILLE-AAD"}
@@ -68,6 +62,7 @@ def _privacy_of(parts: Parts) -> Privacy:
 
 @asynccontextmanager
 async def privacy_bot(tmp_path: Path, clock: FakeClock, **settings: Any) -> AsyncIterator[Harness]:
+    """The app as it runs: its own privacy commands, purge job, download route and uninstall handling."""
     async with FakeConnector() as connector:
         config = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -77,37 +72,8 @@ async def privacy_bot(tmp_path: Path, clock: FakeClock, **settings: Any) -> Asyn
             **settings,
         )
         app = create_app(config, clock=clock, start_ticker=False)
-        mine: dict[str, PrivacyWebDeps] = {}
-        if not any(r.canonical == "/mydata/{token}" for r in app.router.resources()):
-            add_privacy_routes(app, lambda request: mine["deps"])
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-            _wire(app, mine)
             yield Harness(client, connector, clock)
-
-
-def _wire(app: web.Application, mine: dict[str, PrivacyWebDeps]) -> None:
-    parts = app[PARTS]
-    privacy = _privacy_of(parts)
-    key = parts.web.signing_key
-    mine["deps"] = PrivacyWebDeps(privacy, parts.clock, key)
-    router = parts.endpoint.bot.router
-    if not any(command.name == "mydata" for command in router.commands):
-        links = PrivacyLinks(key, parts.settings.public_url, parts.clock, parts.settings.privacy_link_minutes)
-        privacy_dialogs.register(
-            router, privacy, links, contact=parts.settings.privacy_contact, timezone=parts.settings.timezone
-        )
-    if PURGE not in parts.runner.kinds:
-        parts.runner.register(PURGE, privacy.purge_job)
-    bot = parts.endpoint.bot
-    on_turn = bot.on_turn
-
-    async def forgetting_on_turn(activity: dict[str, Any]) -> dict[str, Any] | None:
-        answer = await on_turn(activity)
-        if bot_was_removed(activity):
-            await privacy.forget_conversation(activity["conversation"]["id"])
-        return answer
-
-    bot.on_turn = forgetting_on_turn  # type: ignore[method-assign]
 
 
 @pytest.fixture
@@ -462,6 +428,52 @@ async def test_removing_the_app_from_a_team_forgets_its_channel_threads(bot: Har
     homes = {n.name: n.home_conversation_id for n in await services.planning.networks.all()}
     assert homes == {"Digisumpit": None, "Kahvila": "19:group-chat"}
     assert await services.refs.get("19:group-chat") is not None
+
+
+async def test_removing_the_app_from_a_team_forgets_every_channel_and_stops_their_jobs(bot: Harness) -> None:
+    general = "19:TeamGeneral@thread.tacv2"
+    second = "19:TeamSecondChannel@thread.tacv2"
+    team_data = {"tenant": {"id": "tenant-1"}, "team": {"id": general}}
+
+    def in_channel(channel: str) -> dict[str, Any]:
+        return {
+            "conversation": f"{channel};messageid=17000000{len(channel)}",
+            "conversation_type": "channel",
+            "channelData": team_data,
+        }
+
+    await bot.say("help", **in_channel(general))
+    await bot.say('network create "Digisumpit" weekly', **in_channel(second))
+    await bot.say('network create "Kahvila" weekly')  # homed in a group chat: stays
+    [card] = cards_of(
+        await bot.say(f'schedule Digisumpit "every thursday 14:00" link {JOIN}', **in_channel(second))
+    )
+    draft = next(a["data"] for a in card["actions"] if a["verb"] == "session.confirm")
+    await bot.click("session.confirm", draft, **in_channel(second))
+    await bot.run_jobs()
+    posted = [r for r in bot.connector.received if r.conversation_id.startswith(second)]
+    assert any(r.kind == "send" for r in posted)  # the announcement went to the second channel
+    parts = bot.app[PARTS]
+    services = parts.endpoint.bot.router.services
+
+    await bot.post(
+        bot.activity(
+            "installationUpdate",
+            action="remove",
+            conversation=general,
+            conversation_type="channel",
+            channelData=team_data,
+        )
+    )
+
+    for channel in (general, second):
+        assert await services.refs.get(in_channel(channel)["conversation"]) is None
+    homes = {n.name: n.home_conversation_id for n in await services.planning.networks.all()}
+    assert homes == {"Digisumpit": None, "Kahvila": "19:group-chat"}
+    for _ in range(4):  # weeks pass: nothing is posted in the team, and no job dies trying
+        await bot.advance(timedelta(days=7))
+    assert [r for r in bot.connector.received if r.conversation_id.startswith(second)] == posted
+    assert (await parts.runner.counts()).get("dead", 0) == 0
 
 
 async def test_uninstalling_the_personal_app_forgets_the_personal_chat(bot: Harness) -> None:
