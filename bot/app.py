@@ -146,6 +146,7 @@ def create_app(
             clock,
             settings.timezone,
             ended_delay=timedelta(minutes=settings.poll_open_delay_minutes),
+            home_reminder_lead=timedelta(minutes=settings.reminder_minutes),
         )
         ledger = Ledger(SqlParticipationStore(database), sessions, networks, jobs, audit, clock)
         feedback = Feedback(SqlPollStore(database), sessions, jobs, clock, settings.poll_open_hours)
@@ -222,10 +223,15 @@ def create_app(
             retry=RetryPolicy(max_attempts=settings.job_max_attempts),
             batch_size=settings.job_batch_size,
             lease=timedelta(seconds=settings.job_lease_seconds),
+            concurrency=settings.job_concurrency,
         )
 
         purge = Housekeeping(
-            clock, inbound=inbound, jobs=jobs, inbound_keep=timedelta(hours=settings.inbound_keep_hours)
+            clock,
+            inbound=inbound,
+            jobs=jobs,
+            inbound_keep=timedelta(hours=settings.inbound_keep_hours),
+            done_jobs_keep=timedelta(days=settings.retention_done_jobs_days),
         )
 
         async def housekeeping() -> None:

@@ -547,6 +547,45 @@ async def test_the_purge_job_runs_through_the_job_runner(bot: Harness) -> None:
     assert first > 0
 
 
+async def test_the_apps_daily_housekeeping_purges_once_a_day_and_drops_old_finished_jobs(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    async with privacy_bot(tmp_path, clock, retention_done_jobs_days=2) as bot:
+        parts = bot.app[PARTS]
+        database = parts.database
+
+        async def purge_jobs() -> list[tuple[str, str]]:
+            async with database.read() as session:
+                rows = await session.execute(
+                    text("SELECT dedupe_key, status FROM jobs WHERE kind = :kind ORDER BY dedupe_key"),
+                    {"kind": PURGE},
+                )
+                return [(str(key), str(status)) for key, status in rows.all()]
+
+        await parts.housekeeping()  # what the ticker runs every night
+        await parts.housekeeping()  # run twice on one day (a restart): still one purge
+        await bot.run_jobs()
+        assert await purge_jobs() == [("privacy-purge:2026-01-05", "done")]
+
+        await bot.advance(timedelta(days=1))
+        await parts.housekeeping()
+        await bot.run_jobs()
+        assert await purge_jobs() == [
+            ("privacy-purge:2026-01-05", "done"),
+            ("privacy-purge:2026-01-06", "done"),
+        ]
+
+        # TAPAAMO_RETENTION_DONE_JOBS_DAYS=2: two days after it finished, a job is forgotten.
+        await bot.advance(timedelta(days=1, hours=12))
+        await parts.housekeeping()
+        await bot.run_jobs()
+        assert await purge_jobs() == [
+            ("privacy-purge:2026-01-06", "done"),
+            ("privacy-purge:2026-01-07", "done"),
+        ]
+
+
 # --- the store on each database -------------------------------------------------------------
 
 
