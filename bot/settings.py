@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     inbound_keep_hours: int = Field(48, description="how long processed activity ids are kept")
     housekeeping_hour: int = Field(3, description="local hour (Europe/Helsinki) of the daily housekeeping")
     timezone: str = Field("Europe/Helsinki", description="default timezone of networks and schedules")
+    reminder_minutes: int = Field(
+        15,
+        ge=1,
+        le=1440,
+        description="minutes before a session's start its reminder is posted in the network's chat",
+    )
     shutdown_grace_seconds: float = Field(20.0, description="time given to in-flight turns on SIGTERM")
     signing_key: SecretStr = Field(
         SecretStr(""), description="secret that signs report and download links (random per start if empty)"

@@ -107,6 +107,7 @@ class Planning:
         clock: Clock,
         default_timezone: str = "Europe/Helsinki",
         ended_delay: timedelta = ENDED_DELAY,
+        home_reminder_lead: timedelta = HOME_REMINDER_LEAD,
     ) -> None:
         self.networks = networks
         self.sessions = sessions
@@ -115,6 +116,7 @@ class Planning:
         self.clock = clock
         self.default_timezone = default_timezone
         self.ended_delay = ended_delay  # after the scheduled end: the poll opens unless meetingEnd came
+        self.home_reminder_lead = home_reminder_lead  # the reminder in the home chat, before the start
 
     # --- networks -------------------------------------------------------------------------
 
@@ -425,7 +427,7 @@ class Planning:
             announce_at = announce_due(session.starts_at, now, first=first and index == 0)
             jobs.append(NewJob(ANNOUNCE, payload, announce_at, f"announce:{session.id}"))
             self_key = f"{session.id}:{int(session.starts_at.timestamp())}"
-            home_at = session.starts_at - HOME_REMINDER_LEAD
+            home_at = session.starts_at - self.home_reminder_lead
             if home_at > now:
                 jobs.append(NewJob(REMIND_HOME, payload, home_at, f"remind-home:{self_key}"))
             personal_at = session.starts_at - PERSONAL_REMINDER_LEAD
