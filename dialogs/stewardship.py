@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from collections.abc import Sequence
@@ -408,7 +409,20 @@ def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None
         ]
         return ActionResult(card=note_card(tr, tr._("Scheduled \u2714"), lines))
 
+    scheduling: dict[tuple[int, datetime], asyncio.Lock] = {}
+
     async def schedule(ctx: Context, payload: SchedulePayload) -> ActionResult:
+        # Two clicks at once (two coordinators) take turns here, so the second finds the first's session.
+        key = (payload.network, payload.start)
+        lock = scheduling.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                return await schedule_once(ctx, payload)
+        finally:
+            if not lock.locked():
+                scheduling.pop(key, None)
+
+    async def schedule_once(ctx: Context, payload: SchedulePayload) -> ActionResult:
         network, planning = await _network(ctx, payload.network, admins)
         # A second click (another coordinator, or a stale card) finds the session already there.
         for existing in await planning.sessions.for_network(

@@ -6,6 +6,7 @@ enqueues a tick (two seconds) later.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -154,6 +155,21 @@ async def test_schedule_pressed_twice_makes_one_session(bot: Harness) -> None:
     assert [s.starts_at for s in sessions] == [datetime.fromisoformat(data["start"])]
     posted = [r for r in bot.connector.received if r.conversation_id == "19:group-chat"][group_cards:]
     assert len(posted) == 1, "one announcement"
+
+
+async def test_schedule_pressed_at_once_by_two_makes_one_session(bot: Harness) -> None:
+    await bot.say('network create "Taloustorstai" weekly', sender=COORDINATOR)
+    await nudge_days(bot, date(2026, 1, 7), date(2026, 1, 7))
+    [card] = nudges(bot, COORDINATOR_CHAT)
+    bot.clock.set(datetime(2026, 1, 7, 10, 0, tzinfo=HELSINKI))
+    data = action(card, "nudge.schedule")
+    answers = await asyncio.gather(
+        bot.click("nudge.schedule", data, conversation=COORDINATOR_CHAT, conversation_type="personal"),
+        bot.click("nudge.schedule", data, conversation=COORDINATOR_CHAT, conversation_type="personal"),
+    )
+    assert all("Scheduled" in texts(answer["value"]) for answer in answers)
+    network = (await bot.app[PARTS].web.networks.all())[0]
+    assert len(await bot.app[PARTS].web.sessions.for_network(network.id)) == 1
 
 
 async def test_a_retried_nudge_job_counts_once_and_never_goes_out_of_hours(bot: Harness) -> None:
