@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     job_batch_size: int = Field(50, description="jobs claimed per tick")
     job_lease_seconds: int = Field(120, description="a claimed job is re-claimed after this if not finished")
     job_max_attempts: int = Field(6, description="failed tries before a job is dead")
+    job_concurrency: int = Field(
+        16, ge=1, description="jobs run side by side (those of one session, poll or network in turn)"
+    )
     send_rate_per_tenant: float = Field(50.0, description="proactive messages per second per tenant")
     send_workers: int = Field(16, description="concurrent outbound sends")
     inbound_keep_hours: int = Field(48, description="how long processed activity ids are kept")

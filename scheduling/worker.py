@@ -22,6 +22,17 @@ JobHandler = Callable[[dict[str, Any]], Awaitable[None]]
 """A job's work: an async function of the job's payload (a dict of ids, never ORM objects)."""
 
 
+LANE_KEYS = ("session_id", "poll_id", "network_id")
+
+
+def lane_of(job: Job) -> str:
+    """Which jobs must not overlap with this one: those about the same session, poll or network."""
+    for key in LANE_KEYS:
+        if key in job.payload:
+            return f"{key}={job.payload[key]}"
+    return f"job={job.id}"
+
+
 class JobRunner:
     """Runs due jobs: claim a batch, run each job's handler, record done, failed (retry) or dead."""
 
@@ -62,19 +73,20 @@ class JobRunner:
         jobs = await self._store.claim_due(now, self.batch_size, now + self.lease)
         if not jobs:
             return 0
-        if self._concurrency == 1:
-            for job in jobs:
-                if await self._still_ours(job):
-                    await self._run(job)
-        else:
-            gate = asyncio.Semaphore(self._concurrency)
+        # Jobs of one session, poll or network run in due order (an announcement before the update
+        # of its card); different ones run side by side, so that a broadcast's sends overlap.
+        lanes: dict[str, list[Job]] = {}
+        for job in jobs:
+            lanes.setdefault(lane_of(job), []).append(job)
+        gate = asyncio.Semaphore(self._concurrency)
 
-            async def run_gated(job: Job) -> None:
-                async with gate:
+        async def run_lane(lane: list[Job]) -> None:
+            async with gate:
+                for job in lane:
                     if await self._still_ours(job):
                         await self._run(job)
 
-            await asyncio.gather(*(run_gated(job) for job in jobs))
+        await asyncio.gather(*(run_lane(lane) for lane in lanes.values()))
         return len(jobs)
 
     async def run_until_idle(self, max_batches: int = 10) -> int:

@@ -218,6 +218,34 @@ async def test_jobs_of_a_batch_run_concurrently_when_asked(store: MemoryJobStore
     assert (await runner.counts())["done"] == 2
 
 
+async def test_jobs_of_one_session_run_in_due_order_while_others_overlap(
+    store: MemoryJobStore, clock: FakeClock
+) -> None:
+    events: list[str] = []
+    other_started = asyncio.Event()
+
+    async def record(payload: dict[str, Any]) -> None:
+        events.append(f"start {payload['what']}")
+        if payload["what"] == "announce #1":
+            # Session 2's announcement runs meanwhile: a broadcast's sends overlap.
+            await asyncio.wait_for(other_started.wait(), timeout=5)
+        if payload["what"] == "announce #2":
+            other_started.set()
+        events.append(f"end {payload['what']}")
+
+    runner = runner_for(store, clock, handlers={"job": record}, concurrency=4)
+    now = clock.now()
+    await enqueue(store, "a1", now - timedelta(seconds=3), kind="job", session_id=1, what="announce #1")
+    await enqueue(store, "u1", now - timedelta(seconds=2), kind="job", session_id=1, what="update #1")
+    await enqueue(store, "a2", now - timedelta(seconds=1), kind="job", session_id=2, what="announce #2")
+
+    assert await runner.run_due() == 3
+    # Session 1's card update waits for its announcement; session 2 did not wait for either.
+    assert events.index("end announce #1") < events.index("start update #1")
+    assert events.index("start announce #2") < events.index("end announce #1")
+    assert (await runner.counts())["done"] == 3
+
+
 async def test_registering(store: MemoryJobStore, clock: FakeClock) -> None:
     runner = runner_for(store, clock)
     handler = Recorder()
