@@ -6,8 +6,11 @@ would show one person's data to everyone there, and anyone could press its butto
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -18,12 +21,14 @@ from dialogs.i18n import N_, Translator
 from dialogs.router import Command, Context, Router
 from dialogs.session_cards import note_card
 from dialogs.turn import ActionResult, CardReply, Lang, Reply, Turn
-from domain.errors import UserError
+from domain.clock import Clock
+from domain.errors import BadPayload, UserError
 from domain.participation import Source
 from domain.polls import MIN_SHOWN
 from domain.privacy import ForgetOutcome, PersonalData, Privacy, Retention, Subject
 
 MAX_LINES = 15  # per section of the card; the download has everything
+CONFIRM_MINUTES = 15  # how long a forgetme card's "Forget me" button works
 
 MYDATA: dict[Lang, tuple[str, ...]] = {
     "en": ("mydata", "my-data"),
@@ -52,16 +57,70 @@ class OnlyInPersonalChat(UserError):
     )
 
 
+class NotYourConfirmation(UserError):
+    message_id = N_(
+        "This button erases the data of the person who asked for it. To erase yours, type "
+        "\u201c{command}\u201d in your own chat with Tapaamo."
+    )
+
+
+class ConfirmationExpired(UserError):
+    message_id = N_(
+        "This confirmation has expired and nothing was erased. Type \u201c{command}\u201d again if you "
+        "still want to be forgotten."
+    )
+
+
 class MyDataLinks(Protocol):
-    """Signed, expiring links to a person's data as JSON (web/privacy_routes.py)."""
+    """Expiring links to a person's data as JSON (web/privacy_routes.py); ``signing_key`` is the
+    app's, and also signs the forgetme confirmation."""
 
     minutes: int
+    signing_key: bytes
 
     def mydata(self, subject: Subject) -> str: ...
 
 
 class ForgetPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+class ForgetConfirmPayload(BaseModel):
+    """The "Forget me" button: whose confirmation it is, until when, signed by the app."""
+
+    model_config = ConfigDict(extra="ignore")
+    u: str = ""
+    exp: int = 0
+    sig: str = ""
+
+
+class ForgetConfirmations:
+    """Signs and checks the "Forget me" button's payload: it erases only the person who asked,
+    and only for :data:`CONFIRM_MINUTES` (an old card in a chat history must not erase anyone)."""
+
+    def __init__(self, key: bytes, clock: Clock, minutes: int = CONFIRM_MINUTES) -> None:
+        self._key = key
+        self._clock = clock
+        self._minutes = minutes
+
+    def _mac(self, user_id: str, expires: int) -> str:
+        message = f"privacy.forget|{user_id}|{expires}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def payload(self, subject: Subject) -> dict[str, Any]:
+        expires = int((self._clock.now() + timedelta(minutes=self._minutes)).timestamp())
+        return {"u": subject.user_id, "exp": expires, "sig": self._mac(subject.user_id, expires)}
+
+    def check(self, payload: ForgetConfirmPayload, subject: Subject, command: str) -> None:
+        """Raises a UserError unless ``subject`` may erase themselves with this payload now;
+        ``command`` is the forgetme word to tell them to type."""
+        expected = self._mac(payload.u, payload.exp).encode()
+        if not payload.u or not hmac.compare_digest(payload.sig.encode(), expected):
+            raise BadPayload()
+        if payload.u != subject.user_id:
+            raise NotYourConfirmation(command=command)
+        if payload.exp < self._clock.now().timestamp():
+            raise ConfirmationExpired(command=command)
 
 
 def subject_of(turn: Turn) -> Subject:
@@ -221,7 +280,8 @@ def poll_answers_text(tr: Translator) -> str:
     )
 
 
-def confirm_card(tr: Translator) -> dict[str, Any]:
+def confirm_card(tr: Translator, confirm: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The forgetme question; ``confirm`` is the signed payload of its "Forget me" button."""
     body = [
         cards.title(tr._("Forget me?")),
         cards.text(
@@ -236,7 +296,7 @@ def confirm_card(tr: Translator) -> dict[str, Any]:
         cards.text(tr._("This cannot be undone."), subtle=True),
     ]
     actions = [
-        cards.execute(tr._("Forget me"), "privacy.forget_confirm", {}, style="destructive"),
+        cards.execute(tr._("Forget me"), "privacy.forget_confirm", confirm or {}, style="destructive"),
         cards.execute(tr._("Cancel"), "privacy.forget_cancel", {}),
     ]
     return cards.card(body, lang=tr.lang, fallback=tr._("Forget me?"), actions=actions)
@@ -394,6 +454,11 @@ def register(
 
     ``privacy`` may be None where only the command table is wanted (the app manifest's menus)."""
 
+    # Without the app's key (the manifest's command table) a random one: buttons die with the process.
+    confirmations = ForgetConfirmations(
+        links.signing_key if links is not None else secrets.token_bytes(32), router.clock
+    )
+
     def service() -> Privacy:
         if privacy is None:
             raise RuntimeError("the privacy commands were registered without the Privacy service")
@@ -409,11 +474,13 @@ def register(
 
     async def forgetme(ctx: Context, args: str) -> Sequence[Reply]:
         _personal_only(ctx, FORGETME)
-        return [CardReply(confirm_card(ctx.tr))]
+        return [CardReply(confirm_card(ctx.tr, confirmations.payload(subject_of(ctx.turn))))]
 
-    async def forget_confirm(ctx: Context, payload: ForgetPayload) -> ActionResult:
+    async def forget_confirm(ctx: Context, payload: ForgetConfirmPayload) -> ActionResult:
         _personal_only(ctx, FORGETME)
-        outcome = await service().forget(subject_of(ctx.turn))
+        subject = subject_of(ctx.turn)
+        confirmations.check(payload, subject, FORGETME[ctx.lang][0])
+        outcome = await service().forget(subject)
         return ActionResult(card=outcome_card(ctx.tr, outcome))
 
     async def forget_cancel(ctx: Context, payload: ForgetPayload) -> ActionResult:
@@ -450,5 +517,5 @@ def register(
             summary=N_("Erase what Tapaamo holds on you (in a personal chat)."),
         )
     )
-    router.action("privacy.forget_confirm", ForgetPayload, forget_confirm)
+    router.action("privacy.forget_confirm", ForgetConfirmPayload, forget_confirm)
     router.action("privacy.forget_cancel", ForgetPayload, forget_cancel)

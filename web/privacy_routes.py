@@ -1,41 +1,77 @@
-"""GET /mydata/{token}: a person's data as a JSON file, through a signed link that expires.
+"""GET /mydata/{token}: a person's data as a JSON file, through a link that expires.
 
 The token is made by :class:`PrivacyLinks` for the person who typed ``mydata`` in their personal
-chat; it names their ids and nothing else, and it is refused (403) when unsigned, tampered with,
-expired or of another kind.
+chat. It is opaque: their ids and its expiry are encrypted (AES-GCM under a key derived from the
+app's signing key), so that no id can be read from the URL in a proxy's or browser's log. It is
+refused (403) when it does not decrypt (made with another key, tampered with), has expired or is
+of another kind.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.clock import Clock
 from domain.privacy import Privacy, Subject
-from web.signing import BadLink, sign, verify
 
 KIND = "mydata"
+NONCE_BYTES = 12
+
+
+class BadToken(Exception):
+    """Not a token of ours, tampered with, expired, or of another kind."""
+
+
+def _cipher(secret: bytes) -> AESGCM:
+    # A key of its own, so that the signing key itself never encrypts.
+    return AESGCM(hashlib.sha256(b"tapaamo/mydata-token/v1|" + secret).digest())
+
+
+def seal(secret: bytes, claims: dict[str, Any]) -> str:
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = _cipher(secret).encrypt(nonce, json.dumps(claims, separators=(",", ":")).encode(), KIND.encode())
+    return base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode()
+
+
+def unseal(secret: bytes, token: str) -> dict[str, Any]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        plain = _cipher(secret).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], KIND.encode())
+        claims = json.loads(plain)
+    except (binascii.Error, ValueError, InvalidTag) as error:
+        raise BadToken("not a valid link") from error
+    if not isinstance(claims, dict):
+        raise BadToken("not a valid link")
+    return claims
 
 
 class PrivacyLinks:
-    """Signed links to ``/mydata/{token}`` (dialogs.privacy.MyDataLinks)."""
+    """Opaque, expiring links to ``/mydata/{token}`` (dialogs.privacy.MyDataLinks)."""
 
     def __init__(self, secret: bytes, public_url: str, clock: Clock, minutes: int = 60) -> None:
-        self._secret = secret
+        self.signing_key = secret
         self._base = public_url.rstrip("/")
         self._clock = clock
         self.minutes = minutes
 
     def mydata(self, subject: Subject) -> str:
-        payload: dict[str, object] = {"kind": KIND, "uid": subject.user_id}
+        expires = self._clock.now() + timedelta(minutes=self.minutes)
+        claims: dict[str, object] = {"kind": KIND, "uid": subject.user_id, "exp": int(expires.timestamp())}
         if subject.aad_id:
-            payload["aad"] = subject.aad_id
-        token = sign(self._secret, payload, self._clock.now() + timedelta(minutes=self.minutes))
-        return f"{self._base}/mydata/{token}"
+            claims["aad"] = subject.aad_id
+        return f"{self._base}/mydata/{seal(self.signing_key, claims)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +87,16 @@ def add_privacy_routes(app: web.Application, deps: Callable[[web.Request], Priva
     async def mydata(request: web.Request) -> web.Response:
         d = deps(request)
         try:
-            claims = verify(d.signing_key, request.match_info["token"], d.clock.now())
-        except BadLink as error:
+            claims = unseal(d.signing_key, request.match_info["token"])
+        except BadToken as error:
             raise web.HTTPForbidden(text=f"This link is not valid: {error}.") from error
         user_id = claims.get("uid")
         aad_id = claims.get("aad")
+        expires = claims.get("exp")
         if claims.get("kind") != KIND or not isinstance(user_id, str) or not user_id:
             raise web.HTTPForbidden(text="This link is not valid here.")
+        if not isinstance(expires, int) or expires < d.clock.now().timestamp():
+            raise web.HTTPForbidden(text="This link has expired: type mydata again for a new one.")
         subject = Subject(user_id, aad_id if isinstance(aad_id, str) and aad_id else None)
         data = await d.privacy.my_data(subject)
         body = json.dumps(

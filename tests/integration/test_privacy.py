@@ -7,6 +7,7 @@ for the app's own handling of a removal, its commands, its purge job or its down
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -90,6 +91,17 @@ def mention(who: dict[str, str]) -> dict[str, Any]:
     return {"entities": [{"type": "mention", "mentioned": who, "text": f"<at>{who['name']}</at>"}]}
 
 
+def confirm_data(card: dict[str, Any]) -> dict[str, Any]:
+    """The signed payload of a forgetme card's "Forget me" button."""
+    return next(a["data"] for a in card["actions"] if a["verb"] == "privacy.forget_confirm")
+
+
+async def forget_me(bot: Harness, who: dict[str, str], chat: str, **kwargs: Any) -> dict[str, Any]:
+    """Type forgetme in one's personal chat and press "Forget me"; the invoke's answer."""
+    [card] = cards_of(await bot.say("forgetme", **personal(who, chat)))
+    return await bot.click("privacy.forget_confirm", confirm_data(card), **personal(who, chat), **kwargs)
+
+
 async def confirm_schedule(bot: Harness, when: str, sender: dict[str, str]) -> None:
     [card] = cards_of(await bot.say(f'schedule Digisumpit "{when}" link {JOIN}', sender=sender))
     draft = next(a["data"] for a in card["actions"] if a["verb"] == "session.confirm")
@@ -169,6 +181,14 @@ async def test_mydata_shows_everything_held_and_downloads_it_as_json(bot: Harnes
     assert "Your poll answers cannot be linked to you" in shown
     assert "The download link works for 60 minutes." in shown
     [link] = [a["url"] for a in card["actions"] if a["type"] == "Action.OpenUrl"]
+    # The link is opaque: no id can be read from it in an access log, not even decoded.
+    token = link.rsplit("/", 1)[1]
+    decoded = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    for secret in (VILLE["id"], VILLE["aadObjectId"], "1VilleTeamsUserId", "VILLE-AAD"):
+        assert secret.casefold() not in link.casefold()
+        assert secret.encode() not in decoded
+    [again] = cards_of(await bot.say("mydata", **personal(VILLE, VILLE_CHAT)))
+    assert link not in json.dumps(again)  # a new token each time: links cannot be matched either
 
     response = await download(bot, link)
     assert response.status == 200
@@ -209,11 +229,16 @@ async def test_mydata_shows_everything_held_and_downloads_it_as_json(bot: Harnes
 
 
 async def test_a_link_of_another_kind_is_not_a_data_download(bot: Harness) -> None:
+    from web.privacy_routes import seal
     from web.signing import sign
 
     key = bot.app[PARTS].web.signing_key
-    token = sign(key, {"kind": "export", "uid": VILLE["id"]}, bot.clock.now() + timedelta(hours=1))
-    assert (await bot.client.get(f"/mydata/{token}")).status == 403
+    expires = bot.clock.now() + timedelta(hours=1)
+    signed = sign(key, {"kind": "mydata", "uid": VILLE["id"]}, expires)  # the old readable form
+    sealed = seal(key, {"kind": "export", "uid": VILLE["id"], "exp": int(expires.timestamp())})
+    other_key = seal(b"another key", {"kind": "mydata", "uid": VILLE["id"], "exp": int(expires.timestamp())})
+    for token in (signed, sealed, other_key):
+        assert (await bot.client.get(f"/mydata/{token}")).status == 403
 
 
 async def test_mydata_and_forgetme_answer_only_in_a_personal_chat(bot: Harness) -> None:
@@ -305,7 +330,9 @@ async def test_forgetme_erases_the_person_from_every_table(bot: Harness) -> None
     assert_valid_card(confirm)
     assert confirm["lang"] == "sv"
     assert {a["verb"] for a in confirm["actions"]} == {"privacy.forget_confirm", "privacy.forget_cancel"}
-    body = await bot.click("privacy.forget_confirm", {}, **personal(VILLE, VILLE_CHAT), locale="en-GB")
+    body = await bot.click(
+        "privacy.forget_confirm", confirm_data(confirm), **personal(VILLE, VILLE_CHAT), locale="en-GB"
+    )
     assert_valid_card(body["value"])
     shown = texts(body["value"])
     assert "You are forgotten" in shown
@@ -333,8 +360,7 @@ async def test_the_last_coordinator_must_hand_over_first(bot: Harness) -> None:
     await bot.say('network create "Kahvila" weekly', sender=VILLE)
     await bot.say('network create "Digisumpit" weekly', sender=VILLE, conversation="19:other-chat")
     await bot.say("follow Kahvila", **personal(VILLE, VILLE_CHAT))
-    await bot.say("forgetme", **personal(VILLE, VILLE_CHAT))
-    body = await bot.click("privacy.forget_confirm", {}, **personal(VILLE, VILLE_CHAT))
+    body = await forget_me(bot, VILLE, VILLE_CHAT)
     shown = texts(body["value"])
     assert "Nothing was erased" in shown
     assert "You are the last coordinator of Digisumpit, Kahvila." in shown
@@ -348,7 +374,7 @@ async def test_the_last_coordinator_must_hand_over_first(bot: Harness) -> None:
             conversation=chat,
             **mention(user(1, "Aino Coordinator")),
         )
-    body = await bot.click("privacy.forget_confirm", {}, **personal(VILLE, VILLE_CHAT))
+    body = await forget_me(bot, VILLE, VILLE_CHAT)
     assert "You are forgotten" in texts(body["value"])
     [info] = cards_of(await bot.say("network info Kahvila"))
     assert "Coordinators\nAino Coordinator" in texts(info)
@@ -357,12 +383,51 @@ async def test_the_last_coordinator_must_hand_over_first(bot: Harness) -> None:
 async def test_an_ended_network_does_not_stop_forgetting(bot: Harness) -> None:
     await bot.say('network create "Kahvila" weekly', sender=VILLE)
     await bot.say("network end Kahvila", sender=VILLE)
-    body = await bot.click("privacy.forget_confirm", {}, **personal(VILLE, VILLE_CHAT))
+    body = await forget_me(bot, VILLE, VILLE_CHAT)
     assert "You are forgotten" in texts(body["value"])
     left = traces(
         await every_table(bot.app[PARTS].database), VILLE["id"], VILLE["aadObjectId"], VILLE["name"]
     )
     assert left == []
+
+
+async def test_a_forgetme_button_erases_only_who_asked_and_only_for_15_minutes(bot: Harness) -> None:
+    await bot.say("network create Kahvila weekly")
+    await bot.say("follow Kahvila", **personal(VILLE, VILLE_CHAT))
+    [card] = cards_of(await bot.say("unohdaminut", **personal(VILLE, VILLE_CHAT), locale="fi-FI"))
+    data = confirm_data(card)
+    assert_valid_card(card)
+    fi = Catalogs()["fi"]
+
+    # The card forwarded to, or its payload replayed by, someone else erases nothing.
+    outi = user(2, "Outi Osallistuja")
+    await bot.say("follow Kahvila", **personal(outi, "a:1OutiChat"))
+    body = await bot.click("privacy.forget_confirm", data, **personal(outi, "a:1OutiChat"), locale="fi-FI")
+    assert body["value"] == fi._(
+        "This button erases the data of the person who asked for it. To erase yours, type "
+        "\u201c{command}\u201d in your own chat with Tapaamo.",
+        command="unohdaminut",
+    )
+    # Nor does a payload with the user id changed, or an unsigned one.
+    for forged in ({**data, "u": outi["id"]}, {"u": VILLE["id"], "exp": data["exp"]}, {}):
+        body = await bot.click("privacy.forget_confirm", forged, **personal(VILLE, VILLE_CHAT))
+        assert "You are forgotten" not in str(body["value"])
+
+    # An old card in the chat history no longer works.
+    bot.clock.advance(timedelta(minutes=16))
+    body = await bot.click("privacy.forget_confirm", data, **personal(VILLE, VILLE_CHAT), locale="sv-FI")
+    assert body["value"] == Catalogs()["sv"]._(
+        "This confirmation has expired and nothing was erased. Type \u201c{command}\u201d again if you "
+        "still want to be forgotten.",
+        command="glömmig",
+    )
+    for who, chat in ((VILLE, VILLE_CHAT), (outi, "a:1OutiChat")):
+        [mine] = cards_of(await bot.say("mydata", **personal(who, chat)))
+        assert "Networks you follow\n• Kahvila" in texts(mine)
+
+    # A fresh one, pressed by the person in time, does.
+    body = await forget_me(bot, VILLE, VILLE_CHAT)
+    assert "You are forgotten" in texts(body["value"])
 
 
 async def test_cancelling_keeps_everything(bot: Harness) -> None:
