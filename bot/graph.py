@@ -45,7 +45,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 
 from domain.participation import Member, ReportRecord
-from domain.ports import DeliveryFailed, OnlineMeeting
+from domain.ports import DeliveryFailed, NoReportYet, OnlineMeeting
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -330,11 +330,11 @@ class GraphClient:
         attendees cannot be told apart from one meeting to the next.
 
         No report at all means Teams has not published it yet (it takes minutes after the meeting):
-        that is a retryable failure, so the job tries again later instead of finishing with nobody.
+        that is :class:`NoReportYet`, so the job asks again later instead of finishing with nobody.
         """
         people = await self.attendance(meeting_id)
         if not people:
-            raise DeliveryFailed(f"no attendance report of meeting {meeting_id} yet", retryable=True)
+            raise NoReportYet(f"no attendance report of meeting {meeting_id} yet")
         return [
             ReportRecord(
                 member=Member(

@@ -19,8 +19,8 @@ from dialogs.turn import lang_of_locale
 from domain import planning
 from domain.jobs import NewJob
 from domain.networks import Network, NetworkStatus
-from domain.participation import ATTENDANCE_DELAY, ATTENDANCE_FETCH, ENDED
-from domain.ports import AttendanceSource, DeliveryFailed, MeetingProvider
+from domain.participation import ATTENDANCE_DELAY, ATTENDANCE_FETCH, ATTENDANCE_RETRIES, ENDED
+from domain.ports import AttendanceSource, DeliveryFailed, MeetingProvider, NoReportYet
 from domain.sessions import Session, SessionStatus, meeting_external_id
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,8 @@ class SessionJobs:
             return
         await self.svc.feedback.open(session.id)  # one poll per session, however often this runs
         if self.attendance is not None and session.meeting_id:
-            # Teams publishes the report some minutes after the meeting, so the fetch waits; "no
-            # report yet" and other failures retry with backoff.
+            # Teams publishes the report some minutes after the meeting, so the fetch waits; while
+            # there is none, it asks again after an hour, four and a day (other failures retry).
             await self.svc.jobs.enqueue(
                 NewJob(
                     ATTENDANCE_FETCH,
@@ -74,7 +74,20 @@ class SessionJobs:
         session = await self.svc.sessions.get(int(payload["session_id"]))
         if session is None or self.attendance is None or not session.meeting_id:
             return
-        records = await self.attendance.attendance_records(session.meeting_id)
+        try:
+            records = await self.attendance.attendance_records(session.meeting_id)
+        except NoReportYet:
+            tries = int(payload.get("try", 0))
+            if tries >= len(ATTENDANCE_RETRIES):
+                log.info("no attendance report of session %s: check-ins and meeting events stand", session.id)
+                return
+            due = self.svc.planning.clock.now() + ATTENDANCE_RETRIES[tries]
+            key = f"attendance:{session.id}:{tries + 1}"
+            await self.svc.jobs.enqueue(
+                NewJob(ATTENDANCE_FETCH, {"session_id": session.id, "try": tries + 1}, due, key)
+            )
+            log.info("no attendance report of session %s yet; asking again %s", session.id, due.isoformat())
+            return
         merged = await self.svc.ledger.import_report(session.id, records)
         log.info("attendance report of session %s: %d people", session.id, merged)
 

@@ -226,6 +226,8 @@ MATCH_WINDOW = timedelta(hours=3)
 ENDED_DELAY = timedelta(minutes=10)
 # Teams publishes a meeting's attendance report some minutes after it ends; asking at once finds none.
 ATTENDANCE_DELAY = timedelta(minutes=15)
+# When the report is not there yet, asked again this long after the previous try; then given up.
+ATTENDANCE_RETRIES = (timedelta(hours=1), timedelta(hours=4), timedelta(hours=24))
 
 
 @dataclass(frozen=True, slots=True)

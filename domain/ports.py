@@ -229,6 +229,13 @@ class DeliveryFailed(Exception):
         self.retryable = retryable
 
 
+class NoReportYet(DeliveryFailed):
+    """Teams has not published a meeting's attendance report (yet): ask again later."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, retryable=True)
+
+
 class Notifier(Protocol):
     """Posting to a conversation the bot knows, by a key of ours; raises DeliveryFailed."""
 

@@ -93,7 +93,39 @@ async def test_the_attendance_report_is_merged_once_teams_has_it(tmp_path: Path,
         assert minutes == {"Eero": 45, "Fanni": 50, "Gösta": 30}
 
 
-async def meeting_held(bot: Harness, fake: FakeGraph) -> None:
+async def test_a_report_that_never_comes_is_asked_for_four_times_and_given_up_quietly(
+    tmp_path: Path, fake: FakeGraph
+) -> None:
+    tokens = GraphTokens(
+        fake.client_id,
+        tenant_id=fake.tenant_id,
+        authority_host=fake.authority,
+        secret=fake.client_secret,
+        ca_bundle=str(fake.ca_path),
+    )
+    async with aiohttp.ClientSession() as http, running_bot(tmp_path, FakeClock()) as bot:
+        graph = GraphClient(http, tokens, fake.graph_url, fake.organizer_id, fake.client_ssl())
+        session_jobs = bot.app[PARTS].runner._handlers[ATTENDANCE_FETCH].__self__  # type: ignore[attr-defined]
+        session_jobs.attendance = graph
+        try:
+            await meeting_ended(bot, fake)
+            for _ in range(4):
+                await bot.advance(timedelta(days=1))
+        finally:
+            tokens.close()
+        fetches = [c for c in fake.requests if c.path.endswith("/attendanceReports") and c.method == "GET"]
+        assert len(fetches) == 4  # 15 min after the end, then an hour, four and a day after each try
+        async with bot.app[PARTS].database.read() as session:
+            jobs = (
+                await session.execute(
+                    text("SELECT status FROM jobs WHERE kind = :k"), {"k": ATTENDANCE_FETCH}
+                )
+            ).all()
+        # Nothing dead or failed for /healthz to raise: a meeting nobody joined has no report.
+        assert [row[0] for row in jobs] == ["done"] * 4
+
+
+async def meeting_ended(bot: Harness, fake: FakeGraph) -> None:
     # The meeting exists in Graph (its organizer is the app's), with no attendance report yet.
     fake.meetings[MEETING] = {"id": MEETING, "subject": "Digisumpit"}
     fake._organizer_of[MEETING] = fake.organizer_id
@@ -111,12 +143,18 @@ async def meeting_held(bot: Harness, fake: FakeGraph) -> None:
     bot.clock.advance(timedelta(minutes=62))
     await bot.post(meeting(bot, "meetingEnd", EndTime="2026-01-05T11:00:00Z"))
     await bot.run_jobs()
+
+
+async def meeting_held(bot: Harness, fake: FakeGraph) -> None:
+    await meeting_ended(bot, fake)
     fetches = lambda: [  # noqa: E731
         c for c in fake.requests if c.path.endswith("/attendanceReports") and c.method == "GET"
     ]
     assert fetches() == []  # not asked at once: Teams has no report yet
     await bot.advance(timedelta(minutes=15))
-    assert len(fetches()) == 1  # asked; none yet, so the job tries again later
+    assert len(fetches()) == 1  # asked; none yet, so it asks again in an hour
+    await bot.advance(timedelta(minutes=59))
+    assert len(fetches()) == 1
     await bot.advance(timedelta(minutes=1))
     assert len(fetches()) == 2
     fake.add_attendance_report(
@@ -128,9 +166,9 @@ async def meeting_held(bot: Harness, fake: FakeGraph) -> None:
             for n, (name, mins) in enumerate((("Eero", 45), ("Fanni", 50), ("Gösta", 30)), start=1)
         ],
     )
-    await bot.advance(timedelta(minutes=5))
+    await bot.advance(timedelta(hours=4))
     async with bot.app[PARTS].database.read() as session:
         jobs = (
             await session.execute(text("SELECT status FROM jobs WHERE kind = :k"), {"k": ATTENDANCE_FETCH})
         ).all()
-    assert [row[0] for row in jobs] == ["done"]
+    assert [row[0] for row in jobs] == ["done", "done", "done"]  # none failed: no report yet is no error
