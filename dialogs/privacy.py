@@ -235,11 +235,35 @@ def mydata_card(
         tr._("Sessions you asked to schedule"),
         [f"{d.network}, {tr.datetime(d.starts_at, d.timezone)}" for d in data.drafts],
     )
+    yours = sum(1 for a in data.audit if a.by_you)
+    about = len(data.audit) - yours
+    audit_lines = []
+    if yours:
+        audit_lines.append(
+            tr.n_("{n} entry (listed in the download)", "{n} entries (listed in the download)", yours)
+        )
+    if about:
+        audit_lines.append(
+            tr.n_(
+                "{n} entry by someone else that names you, such as adding you as a coordinator "
+                "(listed in the download)",
+                "{n} entries by others that name you, such as adding you as a coordinator "
+                "(listed in the download)",
+                about,
+            )
+        )
+    body += _section(tr, tr._("Audit log entries about you"), audit_lines)
     body += _section(
         tr,
-        tr._("Your actions in the audit log"),
-        [tr.n_("{n} entry (listed in the download)", "{n} entries (listed in the download)", len(data.audit))]
-        if data.audit
+        tr._("Teams meeting events that list you"),
+        [
+            tr.n_(
+                "{n} event, such as joining or leaving a meeting (listed in the download)",
+                "{n} events, such as joining or leaving a meeting (listed in the download)",
+                len(data.events),
+            )
+        ]
+        if data.events
         else [],
     )
     body.append(

@@ -211,9 +211,24 @@ class DraftHeld:
 
 @dataclass(frozen=True, slots=True)
 class AuditHeld:
+    """An audit log entry by this person, or one whose details name them (someone added them
+    as a coordinator, corrected their attendance, ...); who did the latter is not shown."""
+
     at: datetime
     action: str
     subject: str
+    by_you: bool = True
+    details: Mapping[str, Any] | None = None  # of entries about them: what names them
+
+
+@dataclass(frozen=True, slots=True)
+class EventHeld:
+    """A Teams meeting event that lists this person (joined, left), as Tapaamo stored them."""
+
+    at: datetime
+    kind: str
+    session_id: int | None
+    listed_as: tuple[Mapping[str, Any], ...]  # their own entries of the event's members
 
 
 POLL_ANSWERS_NOTE = (
@@ -244,6 +259,7 @@ class PersonalData:
     chats: tuple[ChatHeld, ...] = ()
     drafts: tuple[DraftHeld, ...] = ()
     audit: tuple[AuditHeld, ...] = ()
+    events: tuple[EventHeld, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -265,6 +281,7 @@ class PersonalData:
                 self.chats,
                 self.drafts,
                 self.audit,
+                self.events,
             )
         )
 
@@ -340,7 +357,27 @@ class PersonalData:
                 }
                 for d in self.drafts
             ],
-            "audit_log": [{"at": _iso(a.at), "action": a.action, "subject": a.subject} for a in self.audit],
+            "audit_log": [
+                {"at": _iso(a.at), "action": a.action, "subject": a.subject, "by_you": True}
+                if a.by_you
+                else {
+                    "at": _iso(a.at),
+                    "action": a.action,
+                    "subject": a.subject,
+                    "by_you": False,
+                    "details": dict(a.details or {}),
+                }
+                for a in self.audit
+            ],
+            "meeting_events": [
+                {
+                    "at": _iso(e.at),
+                    "event": e.kind,
+                    "session_id": e.session_id,
+                    "you_as_listed": [dict(entry) for entry in e.listed_as],
+                }
+                for e in self.events
+            ],
             "poll_answers": POLL_ANSWERS_NOTE,
             "retention": {
                 "participation_by_name_months": retention.participation_months,

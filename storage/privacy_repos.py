@@ -44,6 +44,7 @@ from domain.privacy import (
     AuditHeld,
     ChatHeld,
     DraftHeld,
+    EventHeld,
     ForgetOutcome,
     NetworkTie,
     ParticipationHeld,
@@ -89,6 +90,21 @@ def _text_mentions(column: Any, found: Sequence[str]) -> ColumnElement[bool]:
     variants = {json.dumps(n)[1:-1] for n in found} | {json.dumps(n, ensure_ascii=False)[1:-1] for n in found}
     text = cast(column, Text)
     return or_(*(text.contains(v, autoescape=True) for v in sorted(variants)))
+
+
+def _listed_as(payload: Any, subject: Subject) -> tuple[dict[str, Any], ...]:
+    """The entries of a meeting event's members that are ``subject`` (not the others')."""
+    members = payload.get("members") if isinstance(payload, dict) else None
+    aad = (subject.aad_id or "").lower()
+    return tuple(
+        dict(member)
+        for member in members or []
+        if isinstance(member, dict)
+        and (
+            member.get("user_id") == subject.user_id
+            or (aad and str(member.get("aad_id") or "").lower() == aad)
+        )
+    )
 
 
 def _team_of(reference: Any) -> str | None:
@@ -215,15 +231,39 @@ class SqlPrivacyStore:
                     )
                 ).all()
             ]
+            # Entries by the person, and entries whose details name them (what forget scrubs).
+            ids = needles(subject)
             audit = [
                 AuditHeld(row.at, row.action, row.subject)
+                if row.actor_id in subject.ids
+                else AuditHeld(row.at, row.action, row.subject, by_you=False, details=row.details)
                 for row in (
                     await session.scalars(
                         select(AuditRow)
-                        .where(AuditRow.actor_id.in_(subject.ids))
+                        .where(
+                            or_(
+                                AuditRow.actor_id.in_(subject.ids),
+                                AuditRow.details.is_not(None) & _text_mentions(AuditRow.details, ids),
+                            )
+                        )
                         .order_by(AuditRow.at, AuditRow.id)
                     )
                 ).all()
+                if row.actor_id in subject.ids or mentions(row.details, ids)
+            ]
+            events = [
+                EventHeld(row.at, row.name, row.session_id, _listed_as(row.payload, subject))
+                for row in (
+                    await session.scalars(
+                        select(MeetingEventRow)
+                        .where(
+                            MeetingEventRow.payload.is_not(None),
+                            _text_mentions(MeetingEventRow.payload, ids),
+                        )
+                        .order_by(MeetingEventRow.at, MeetingEventRow.id)
+                    )
+                ).all()
+                if mentions(row.payload, ids)
             ]
             reminders = await self._reminders(session, subject, rsvps, follows)
         return PersonalData(
@@ -236,6 +276,7 @@ class SqlPrivacyStore:
             chats=tuple(chats),
             drafts=tuple(drafts),
             audit=tuple(audit),
+            events=tuple(events),
         )
 
     async def _reminders(

@@ -178,6 +178,16 @@ async def test_mydata_shows_everything_held_and_downloads_it_as_json(bot: Harnes
     assert "Personal chat, last used 5.1.2026" in shown
     assert "Sessions you asked to schedule\n• Digisumpit, Monday 5 January 2026 12:00" in shown
     assert "entries (listed in the download)" in shown
+    # Entries by others that name him (Aino added him as a coordinator), and the meeting event
+    # that lists him: forgetme scrubs them, so mydata shows them.
+    assert (
+        "1 entry by someone else that names you, such as adding you as a coordinator "
+        "(listed in the download)" in shown
+    )
+    assert (
+        "Teams meeting events that list you\n"
+        "• 1 event, such as joining or leaving a meeting (listed in the download)" in shown
+    )
     assert "Your poll answers cannot be linked to you" in shown
     assert "The download link works for 60 minutes." in shown
     [link] = [a["url"] for a in card["actions"] if a["type"] == "Action.OpenUrl"]
@@ -210,7 +220,14 @@ async def test_mydata_shows_everything_held_and_downloads_it_as_json(bot: Harnes
     assert [r["session_id"] for r in data["pending_personal_reminders"]] == [second]
     assert {c["conversation_id"] for c in data["conversations"]} >= {VILLE_CHAT}
     assert len(data["session_requests"]) == 2
-    assert {"session.confirm"} <= {a["action"] for a in data["audit_log"]}
+    assert {"session.confirm"} <= {a["action"] for a in data["audit_log"] if a["by_you"]}
+    [about_him] = [a for a in data["audit_log"] if not a["by_you"]]
+    assert about_him["action"] == "coordinator.add"
+    assert about_him["details"] == {"user": VILLE["id"]}
+    [event] = data["meeting_events"]
+    assert event["event"] == "participantJoin"
+    assert event["session_id"] == first
+    assert [(e["user_id"], e["name"]) for e in event["you_as_listed"]] == [(VILLE["id"], VILLE["name"])]
     assert "cannot be linked to you" in data["poll_answers"]
     assert data["retention"]["participation_by_name_months"] == 24
 
@@ -218,7 +235,7 @@ async def test_mydata_shows_everything_held_and_downloads_it_as_json(bot: Harnes
     assert "Aino" not in json.dumps(data)
     [empty] = cards_of(await bot.say("omattiedot", **personal(user(3, "Outi Ulkopuolinen"), "a:1Outi")))
     none = Catalogs()["fi"]._("None.")
-    assert texts(empty).count(none) == 7  # only the chat it was asked in
+    assert texts(empty).count(none) == 8  # only the chat it was asked in
 
     # The link expires, and a tampered or unsigned one is refused.
     tampered = link[:-4] + ("AAAA" if not link.endswith("AAAA") else "BBBB")

@@ -125,7 +125,7 @@ def test_the_download_is_plain_json_with_every_section() -> None:
     assert set(out) == {
         "generated_at", "controller_note", "you", "networks_coordinated", "networks_followed", "rsvps",
         "participations", "pending_personal_reminders", "conversations", "session_requests", "audit_log",
-        "poll_answers", "retention",
+        "meeting_events", "poll_answers", "retention",
     }  # fmt: skip
     assert out["participations"][0]["sources"] == ["checkin", "attendance_report"]
     assert out["participations"][0]["session_starts_at"] == "2026-03-31T03:00:00+00:00"
