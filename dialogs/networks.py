@@ -27,9 +27,14 @@ USAGE: dict[Lang, str] = {
     "sv": 'nätverk skapa "Namn" veckovis [språk fi|sv|en] [tidsbegränsat till 30.6.2027]',
 }
 EDIT_USAGE: dict[Lang, str] = {
-    "en": 'network edit NAME description|join|cadence|lang|name|ends "..."',
-    "fi": 'verkosto muokkaa NIMI kuvaus|liittyminen|tahti|kieli|nimi|päättyy "..."',
-    "sv": 'nätverk ändra NAMN beskrivning|anslutning|takt|språk|namn|slutar "..."',
+    "en": 'network edit NAME description|join|cadence|lang|name|ends "..." | counts on|off',
+    "fi": 'verkosto muokkaa NIMI kuvaus|liittyminen|tahti|kieli|nimi|päättyy "..." | määrät päälle|pois',
+    "sv": 'nätverk ändra NAMN beskrivning|anslutning|takt|språk|namn|slutar "..." | antal på|av',
+}
+COUNTS_USAGE: dict[Lang, str] = {
+    "en": "network edit NAME counts on|off",
+    "fi": "verkosto muokkaa NIMI määrät päälle|pois",
+    "sv": "nätverk ändra NAMN antal på|av",
 }
 COORDINATORS_USAGE: dict[Lang, str] = {
     "en": "network coordinators add|remove NAME @person",
@@ -68,7 +73,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "lang": ("lang", "language", "kieli", "språk"),
     "name": ("name", "nimi", "namn"),
     "ends": ("ends", "päättyy", "slutar"),
+    "counts": ("counts", "määrät", "antal"),
 }
+ON_WORDS = {"on", "yes", "päälle", "päällä", "kyllä", "på", "ja"}
+OFF_WORDS = {"off", "no", "pois", "ei", "av", "nej"}
 LANG_WORDS = {"lang", "language", "kieli", "språk"}
 FIXED_TERM_WORDS = {"fixed-term", "fixed", "määräaikainen", "tidsbegränsat", "tidsbegränsad"}
 JOIN_WORDS = {"join", "liittyminen", "anslutning"}
@@ -108,6 +116,15 @@ def _lang(value: str) -> Lang:
     if value not in ("fi", "sv", "en"):
         raise BadLanguage()
     return cast(Lang, value)
+
+
+def _on_off(ctx: Context, value: str) -> bool:
+    word = fold(value)
+    if word in {fold(w) for w in ON_WORDS}:
+        return True
+    if word in {fold(w) for w in OFF_WORDS}:
+        return False
+    raise MissingParts(usage=COUNTS_USAGE[ctx.lang])
 
 
 def _end_date(ctx: Context, tokens: list[str]) -> date | None:
@@ -253,6 +270,19 @@ async def _edit(ctx: Context, network: Network, tokens: list[str]) -> Sequence[R
         network = await planning.edit(network, me, lang=_lang(value))
     elif field == "name":
         network = await planning.edit(network, me, name=value)
+    elif field == "counts":
+        network = await planning.edit(network, me, public_counts=_on_off(ctx, value))
+        text = (
+            ctx.tr._(
+                "The public page of {network} now shows how many took part in its past sessions, never who.",
+                network=network.name,
+            )
+            if network.public_counts
+            else ctx.tr._(
+                "The public page of {network} no longer shows participant counts.", network=network.name
+            )
+        )
+        return [TextReply(text)]
     elif fold(value) in NO_END_WORDS:
         network = await planning.edit(network, me, ends_on=None)
     else:

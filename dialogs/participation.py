@@ -16,11 +16,13 @@ from dialogs.common import MissingParts, person, services
 from dialogs.i18n import N_, Translator
 from dialogs.router import Command, Context, Router
 from dialogs.services import Services
-from dialogs.session_cards import note_card, when_text
+from dialogs.session_cards import note_card
 from dialogs.turn import ActionResult, CardReply, Reply, TextReply, Turn, User
 from domain.errors import UserError
 from domain.networks import Network, fold
-from domain.participation import Member, NetworkFigures
+from domain.participation import Member
+from domain.polls import QUESTION_TEXTS, QuestionResult
+from domain.reports import NetworkReport, SessionLine, network_report
 from domain.sessions import parse_session_ref
 
 log = logging.getLogger(__name__)
@@ -164,9 +166,43 @@ async def attach_command(ctx: Context, args: str) -> Sequence[Reply]:
     ]
 
 
+def _session_line(tr: Translator, network: Network, line: SessionLine) -> str:
+    when = tr.datetime(line.starts_at, network.timezone, "EEE d.M.yyyy HH:mm")  # compact: five lines
+    figure = line.figures
+    if figure is None:
+        return tr._("{when} \u00b7 cancelled, not held", when=when)
+    if not figure.participants:
+        return tr._("{when} \u00b7 held, no attendance recorded", when=when)
+    return tr.n_(
+        "{when} \u00b7 held: {n} participant ({new} new, {returning} returning)",
+        "{when} \u00b7 held: {n} participants ({new} new, {returning} returning)",
+        figure.participants,
+        when=when,
+        new=figure.new,
+        returning=figure.returning,
+    )
+
+
+def _feedback_value(tr: Translator, result: QuestionResult) -> str:
+    if not result.shown:
+        answers = tr.n_("{n} answer", "{n} answers", result.answers)
+        hidden = tr._("Results are shown from five answers on, so that no one can be recognised.")
+        return f"{answers}. {hidden}"
+    if result.mean is None:
+        return tr._("no answers")
+    return tr._(
+        "mean {mean} on the 1\u20135 scale ({n} answers)",
+        mean=tr.number(round(result.mean, 2), 2),
+        n=result.answers,
+    )
+
+
 def report_card(
-    tr: Translator, network: Network, data: NetworkFigures, period: str, link: str | None
+    tr: Translator, network: Network, report: NetworkReport, period: str, link: str | None
 ) -> dict[str, Any]:
+    """The report in chat: key figures, the latest sessions (held or not, new and returning),
+    the organisations taking part most and the feedback of closed polls; a chart and the page."""
+    data = report.figures
     pairs = [
         (tr._("Sessions held"), tr.number(data.sessions_held)),
         (tr._("Participants"), tr.number(data.unique_participants)),
@@ -182,18 +218,30 @@ def report_card(
         cards.text(period, subtle=True),
         cards.facts(pairs),
     ]
-    recent = list(data.sessions)[-8:]
-    if recent:
-        body.append({"type": "TextBlock", "text": tr._("Latest sessions"), "weight": "Bolder", "wrap": True})
-        for figure in reversed(recent):
-            line = tr._(
-                "{when}: {n} participants ({new} new, {returning} returning)",
-                when=when_text(tr, figure.starts_at, network.timezone),
-                n=figure.participants,
-                new=figure.new,
-                returning=figure.returning,
+
+    def heading(text: str) -> None:
+        block = {"type": "TextBlock", "text": text, "weight": "Bolder", "wrap": True, "spacing": "Medium"}
+        body.append(block)
+
+    if report.latest:
+        heading(tr._("Latest sessions"))
+        body.extend(cards.text(_session_line(tr, network, line)) for line in report.latest)
+    if report.organisations:
+        heading(tr._("Organisations taking part most (participations)"))
+        body.append(cards.facts([(org, tr.number(count)) for org, count in report.organisations]))
+    if report.feedback:
+        heading(tr._("Feedback of closed polls"))
+        body.append(
+            cards.facts(
+                [
+                    (
+                        tr._(QUESTION_TEXTS[r.question]) if r.question in QUESTION_TEXTS else r.question,
+                        _feedback_value(tr, r),
+                    )
+                    for r in report.feedback
+                ]
             )
-            body.append(cards.text(line))
+        )
     if link and data.sessions:
         alt = tr._(
             "Bar chart of {network}: participants per session, new and returning, over {n} sessions.",
@@ -227,12 +275,20 @@ async def report_command(ctx: Context, args: str) -> Sequence[Reply]:
     network, period_words = await _network_and_rest(ctx, tokens)
     svc.planning.require_coordinator(network, person(ctx.turn))
     start, end = parse_period(" ".join(period_words), ctx.clock.now())
-    data = await svc.ledger.network_figures(
-        network, start, end, strong_share=svc.strong_share, recent_sessions=svc.recent_sessions
+    now = ctx.clock.now()
+    report = await network_report(
+        svc.ledger,
+        svc.feedback,
+        network,
+        start,
+        end,
+        now,
+        strong_share=svc.strong_share,
+        recent_sessions=svc.recent_sessions,
     )
     link = svc.links.report(network.id, start, end) if svc.links else None
-    period = _period_text(ctx.tr, start, min(end, ctx.clock.now()), network.timezone)
-    return [CardReply(report_card(ctx.tr, network, data, period, link))]
+    period = _period_text(ctx.tr, start, min(end, now), network.timezone)
+    return [CardReply(report_card(ctx.tr, network, report, period, link))]
 
 
 async def _network_and_rest(ctx: Context, tokens: list[str]) -> tuple[Network, list[str]]:

@@ -216,6 +216,9 @@ class Network:
     description: str = ""
     join_text: str = ""
     coordinators: tuple[Coordinator, ...] = field(default_factory=tuple)
+    # The coordinators' choice: the public page shows how many took part in past sessions
+    # (never who). Off by default: issue 9 shows no counts unless a coordinator turns them on.
+    public_counts: bool = False
 
     def is_coordinator(self, user_id: str, aad_id: str | None = None) -> bool:
         return any(c.user_id == user_id or (aad_id and c.aad_id == aad_id) for c in self.coordinators)

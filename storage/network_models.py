@@ -1,11 +1,11 @@
-"""Tables of networks and their sessions (migration 0002)."""
+"""Tables of networks and their sessions (migration 0002; networks.public_counts 0006)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base
@@ -29,6 +29,8 @@ class NetworkRow(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     join_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+    # Migration 0006: the public page shows participant counts only when this is on.
+    public_counts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class CoordinatorRow(Base):

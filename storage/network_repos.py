@@ -59,6 +59,7 @@ def _network(row: NetworkRow, coordinators: Sequence[CoordinatorRow]) -> Network
         ends_on=row.ends_on,
         description=row.description,
         join_text=row.join_text,
+        public_counts=row.public_counts,
         coordinators=tuple(Coordinator(c.user_id, c.name, c.aad_id) for c in coordinators),
     )
 
@@ -81,6 +82,7 @@ class SqlNetworkStore:
             ends_on=network.ends_on,
             description=network.description,
             join_text=network.join_text,
+            public_counts=network.public_counts,
             created_at=as_utc(network.created_at),
         )
         try:
@@ -143,6 +145,7 @@ class SqlNetworkStore:
             "ends_on": network.ends_on,
             "description": network.description,
             "join_text": network.join_text,
+            "public_counts": network.public_counts,
         }
         try:
             async with self._db.write() as session:

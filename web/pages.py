@@ -5,7 +5,8 @@ page frame is ``web/templates/base.html`` (``string.Template``). Texts come from
 catalogs (``dialogs/locales``), so the pages speak fi, sv and en like the bot does.
 
 Public pages show only public facts about a network: what it does, how to join, when it meets.
-Never who takes part, how many, or who coordinates it.
+Never who takes part or who coordinates it; how many took part in past sessions only when the
+network's coordinators have turned counts on (``network edit NAME counts on``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import base64
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from html import escape
 from pathlib import Path
@@ -31,6 +32,7 @@ from dialogs.turn import LANGS, Lang
 from domain.networks import Network, NetworkStatus
 from domain.participation import NetworkFigures
 from domain.polls import DONT_KNOW, OPTION_LABELS, QUESTION_TEXTS, SCALE, QuestionResult
+from domain.reports import held_figures as held_figures  # the routes' one meaning of "held"
 from domain.sessions import Session, SessionStatus
 from web import charts
 
@@ -358,7 +360,31 @@ def _session_item(site: Site, network: Network, session: Session, now: datetime)
     return el("li", "\n" + "\n".join(lines) + "\n")
 
 
-def network_page(site: Site, network: Network, sessions: Sequence[Session], now: datetime) -> str:
+def _past_counts(site: Site, network: Network, counts: Sequence[tuple[datetime, int]]) -> str:
+    """The number of participants of past sessions (the coordinators turned counts on); no names."""
+    tr = site.tr
+    heading = tr._("Past sessions")
+    if not counts:
+        return section("past-heading", heading, p(tr._("No sessions held yet.")))
+    items = []
+    for starts_at, count in counts:
+        shown = (
+            tr.n_("{n} participant", "{n} participants", count) if count else tr._("no attendance recorded")
+        )
+        items.append(el("li", f"{_time(tr, starts_at, network.timezone)}: {escape(shown)}"))
+    listing = el("ul", "\n" + "\n".join(items) + "\n", class_="past")
+    return section("past-heading", heading, listing)
+
+
+def network_page(
+    site: Site,
+    network: Network,
+    sessions: Sequence[Session],
+    now: datetime,
+    counts: Sequence[tuple[datetime, int]] | None = None,
+) -> str:
+    """One network's public page; ``counts`` (start, participants) of its latest held sessions
+    only when its coordinators have turned public counts on, else None and no counts shown."""
     tr = site.tr
     parts = [
         el("p", el("a", escape(tr._("All networks")), href=site.url("/")), class_="back"),
@@ -398,6 +424,8 @@ def network_page(site: Site, network: Network, sessions: Sequence[Session], now:
     else:
         listing = p(tr._("No sessions are scheduled yet."))
     parts.append(section("sessions-heading", tr._("Next sessions"), listing))
+    if counts is not None and network.public_counts:
+        parts.append(_past_counts(site, network, counts))
 
     feed = site.absolute(f"/ics/network/{network.slug}.ics")
     webcal = re.sub(r"^https?://", "webcal://", feed)
@@ -532,15 +560,6 @@ def months_between(start: datetime, end: datetime, tz: str) -> list[date]:
         out.append(month)
         month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
     return out
-
-
-def held_figures(figures: NetworkFigures, end: datetime) -> NetworkFigures:
-    """The figures with one meaning of "held" for the whole report: a session of the period that
-    has started by ``end`` and was not cancelled, with or without recorded attendance (most
-    sessions leave no trace in Teams events or check-ins). The summary, the table and both
-    charts count these; the cadence watch and the yearly evaluation count the same."""
-    held = tuple(f for f in figures.sessions if f.starts_at <= end)
-    return replace(figures, sessions=held, sessions_held=len(held))
 
 
 def report_start(network: Network, figures: NetworkFigures, start: datetime) -> datetime:

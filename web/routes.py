@@ -30,8 +30,9 @@ from dialogs.turn import LANGS, Lang
 from domain.clock import Clock
 from domain.networks import Network, NetworkStatus
 from domain.participation import Ledger
-from domain.polls import QUESTION_TEXTS, Feedback, QuestionResult, results
+from domain.polls import Feedback, QuestionResult
 from domain.ports import AuditLog, NetworkStore, SessionStore
+from domain.reports import public_counts, question_results
 from domain.sessions import Series, Session
 from web import pages
 from web.exports import tables, to_csv, to_xlsx
@@ -107,9 +108,7 @@ async def session_changes(audit: AuditLog, network_id: int) -> dict[int, int]:
 
 def feedback_results(votes: list[tuple[str, int]]) -> list[QuestionResult]:
     """Per question asked in the period (the standard questions first), its distribution."""
-    asked = {question for question, _ in votes}
-    ordered = [q for q in QUESTION_TEXTS if q in asked] + sorted(asked - set(QUESTION_TEXTS))
-    return results(ordered, votes)
+    return question_results(votes)
 
 
 def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> None:
@@ -161,7 +160,8 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
         now = d.clock.now()
         found = await d.sessions.for_network(network.id, start=now, end=now + FEED_AHEAD)
         upcoming: list[Session] = [s for s in found if s.ends_at > now][:UPCOMING]
-        return html(page_site, pages.network_page(page_site, network, upcoming, now))
+        counts = await public_counts(d.ledger, network, now) if network.public_counts else None
+        return html(page_site, pages.network_page(page_site, network, upcoming, now, counts))
 
     async def privacy(request: web.Request) -> web.Response:
         d = deps(request)
