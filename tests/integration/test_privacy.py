@@ -11,7 +11,7 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -954,3 +954,63 @@ async def test_the_last_coordinator_blocks_forgetting_and_nothing_changes(databa
     assert outcome.blocked == ("Kahvila",)
     assert not outcome.done
     assert await every_table(database) == before
+
+
+async def test_mydata_lists_entries_about_the_person_and_a_team_removal_forgets_its_channels(
+    database: Database,
+) -> None:
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    s = stores_on(database, FakeClock(now))
+    ville = Subject(VILLE["id"], VILLE["aadObjectId"], VILLE["name"])
+    aino = Person("29:aino", "Aino Koordinaattori", "aad-aino")
+    await s.repos.audit.record(
+        actor_id=aino.user_id,
+        action="coordinator.add",
+        subject="network:1",
+        details={"user": ville.user_id},
+        at=now,
+    )
+    await s.repos.audit.record(actor_id=aino.user_id, action="network.edit", subject="network:1", at=now)
+    member = {"user_id": None, "aad_id": ville.aad_id.lower(), "name": ville.name, "tenant_id": "t"}  # type: ignore[union-attr]
+    other = {"user_id": aino.user_id, "aad_id": aino.aad_id, "name": aino.name, "tenant_id": "t"}
+    await s.ledger.add_event(
+        MeetingEvent("e1", "19:x", "participantJoin", now, payload={"members": [member, other]})
+    )
+
+    held = await s.privacy.my_data(ville)
+    assert [(a.action, a.by_you, a.details) for a in held.audit] == [
+        ("coordinator.add", False, {"user": ville.user_id})
+    ]
+    [event] = held.events
+    assert (event.kind, event.listed_as) == ("participantJoin", (member,))
+    assert "Aino" not in json.dumps(held.to_json(now, Retention()))
+
+    # The app is removed from a team: every channel of it that Tapaamo knows goes, others stay.
+    team = "19:General@thread.tacv2"
+    homes = {"General": team, "Second": "19:Second@thread.tacv2", "Elsewhere": "19:Other@thread.tacv2"}
+    for name, channel in homes.items():
+        ref = ConversationRef(
+            conversation_id=f"{channel};messageid=1",
+            service_url="https://smba.trafficmanager.net/emea/",
+            channel_id="msteams",
+            kind="channel",
+            tenant_id="tenant-1",
+            bot_id="28:bot",
+            user_id=None,
+            user_aad_id=None,
+            locale="fi-FI",
+            reference={
+                "conversation": {"id": f"{channel};messageid=1"},
+                "team": {"id": team if name != "Elsewhere" else "19:OtherTeam@thread.tacv2"},
+            },
+            updated_at=now,
+        )
+        await s.repos.conversations.upsert(ref)
+        network = await a_network(s, name, aino)
+        await s.networks.save(replace(network, home_conversation_id=channel))
+    unhomed = await s.privacy.forget_conversation(team, team)
+    assert len(unhomed) == 2
+    left = {n.name: n.home_conversation_id for n in await s.networks.all()}
+    assert left == {"General": None, "Second": None, "Elsewhere": homes["Elsewhere"]}
+    assert await s.repos.conversations.get(f"{homes['Second']};messageid=1") is None
+    assert await s.repos.conversations.get(f"{homes['Elsewhere']};messageid=1") is not None
