@@ -230,8 +230,9 @@ class TapaamoBot:
                 reply_to_id=payload.get("reply_to_id"),
             )
         )
-        if not outcome.ok:
-            raise DeliveryFailed(outcome.error or "reply not sent", retryable=outcome.retryable)
+        if not outcome.ok and outcome.retryable:
+            raise DeliveryFailed(outcome.error or "reply not sent", retryable=True)
+        # A refusal no retry can help (the bot was removed from the chat): the sender recorded it.
 
     async def _invoke(self, activity: dict[str, Any]) -> dict[str, Any]:
         value = activity.get("value") or {}

@@ -79,3 +79,22 @@ async def test_a_reply_held_back_past_the_turn_arrives_later_from_the_jobs_once(
     assert await reply_jobs(bot) == [(key, "done")]
     await bot.advance(timedelta(hours=1))
     assert replies(bot) == [activity["id"]]
+
+
+async def test_a_deferred_reply_to_a_chat_that_refuses_for_good_is_recorded_not_retried(bot: Harness) -> None:
+    endpoint = bot.app[PARTS].endpoint
+    endpoint.bot.reply_wait = 0.5
+    bot.connector.force_status(CHAT, 429, times=1, retry_after="1")
+    await bot.post(bot.activity(text="help"))
+    bot.connector.force_status(CHAT, 403, times=1)  # meanwhile the bot was removed from the chat
+
+    await bot.run_jobs()
+
+    assert replies(bot) == []
+    [(key, status)] = await reply_jobs(bot)
+    assert status == "done"  # not retried for days, nor dead
+    async with bot.app[PARTS].database.read() as session:
+        failed = await session.execute(
+            text("SELECT count(*) FROM sent_messages WHERE key = :key AND activity_id IS NULL"), {"key": key}
+        )
+        assert failed.scalar() == 1
