@@ -38,11 +38,11 @@ class Translator:
 
     def _value(self, value: object) -> object:
         """Dates and times given as parameters, written as people of this language write them."""
-        day = "d MMMM yyyy" if self.lang == "en" else "d.M.yyyy"
         if isinstance(value, datetime):
+            day = "d MMMM yyyy" if self.lang == "en" else "d.M.yyyy"
             return format_datetime(value, f"EEEE {day} HH:mm", locale=self.locale)
         if isinstance(value, date):
-            return format_date(value, day, locale=self.locale)
+            return self.date(value)
         return value
 
     def n_(self, singular: str, plural: str, n: int, **params: object) -> str:
@@ -60,14 +60,27 @@ class Translator:
         return format_percent(fraction, locale=self.locale)
 
     def datetime(self, moment: datetime, tz: str, fmt: str = "full_short") -> str:
-        """A moment in ``tz``: weekday, date and time, as people of this language write them."""
+        """A moment in ``tz``: weekday, date and time, as people of this language write them.
+
+        ``fmt`` is a CLDR pattern written the Finnish way ("d.M.yyyy HH:mm"); in English the
+        numeric day and month become "4 Dec 2026", as British English writes them.
+        """
         local = moment.astimezone(ZoneInfo(tz))
         if fmt == "full_short":
             day = format_datetime(local, "EEEE d.M.yyyy", locale=self.locale)
             if self.lang == "en":
                 day = format_datetime(local, "EEEE d MMMM yyyy", locale=self.locale)
             return f"{day} {format_time(local, 'HH:mm', locale=self.locale)}"
-        return format_datetime(local, fmt, locale=self.locale)
+        return format_datetime(local, self._pattern(fmt), locale=self.locale)
+
+    def date(self, day: date) -> str:
+        """A calendar date: 4.12.2026 in Finnish and Swedish, 4 Dec 2026 in English."""
+        return format_date(day, self._pattern("d.M.yyyy"), locale=self.locale)
+
+    def _pattern(self, fmt: str) -> str:
+        if self.lang != "en":
+            return fmt
+        return fmt.replace("d.M.yyyy", "d MMM yyyy").replace("d.M.", "d MMM")
 
 
 class Catalogs:

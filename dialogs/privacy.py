@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -132,9 +132,9 @@ def _personal_only(ctx: Context, aliases: dict[Lang, tuple[str, ...]]) -> None:
         raise OnlyInPersonalChat(command=aliases[ctx.lang][0])
 
 
-def _day(moment: datetime, tz: str) -> str:
-    local = moment.astimezone(ZoneInfo(tz))
-    return f"{local.day}.{local.month}.{local.year}"
+def _day(moment: datetime, tz: str) -> date:
+    """The local day of a moment; the translator writes it as the reader's language does."""
+    return moment.astimezone(ZoneInfo(tz)).date()
 
 
 def _sources(tr: Translator, sources: Source) -> str:

@@ -320,9 +320,7 @@ def network_card(
         (tr._("Coordinators"), network.coordinator_names()),
     ]
     if network.ends_on:
-        pairs.append(
-            (tr._("Ends on"), f"{network.ends_on.day}.{network.ends_on.month}.{network.ends_on.year}")
-        )
+        pairs.append((tr._("Ends on"), tr.date(network.ends_on)))
     pairs.append(
         (
             tr._("Next session"),

@@ -275,7 +275,7 @@ class StewardshipJobs:
                     "{network} is a fixed-term network and ends on {date}. On that day its upcoming sessions "
                     "are cancelled and its participants' personal data is removed.",
                     network=network.name,
-                    date=f"{ends.day}.{ends.month}.{ends.year}",
+                    date=tr.date(ends),
                 )
             }
 

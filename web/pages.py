@@ -400,7 +400,7 @@ def network_page(
         pairs.append((tr._("Status"), escape(status_text(tr, network.status))))
     if network.ends_on:
         ends = network.ends_on
-        shown = f"{ends.day}.{ends.month}.{ends.year}"
+        shown = tr.date(ends)
         pairs.append((tr._("Ends on"), el("time", shown, datetime=ends.isoformat())))
     parts.append(_facts(pairs))
     if network.status == NetworkStatus.PAUSED:

@@ -139,7 +139,7 @@ async def test_an_end_date_makes_a_network_fixed_term_and_clearing_it_continuous
     await bot.say("network edit Kevät ends 30.6.2026")
     assert await scalar(bot, "SELECT kind FROM networks WHERE name = 'Kevät'") == "fixed_term"
     [info] = cards_of(await bot.say("network info Kevät"))
-    assert "30.6.2026" in texts(info)
+    assert "30 Jun 2026" in texts(info)
     # It then ends by itself on its date (Tuesday), as a fixed-term network does.
     for hour in (3, 10):
         bot.clock.set(datetime(2026, 6, 30, hour, 0, tzinfo=HELSINKI))

@@ -170,12 +170,12 @@ async def test_mydata_shows_everything_held_and_downloads_it_as_json(bot: Harnes
     shown = texts(card)
     assert "What Tapaamo holds on you" in shown
     assert "Ville Väisänen" in shown
-    assert "Networks you coordinate\n• Digisumpit, since 5.1.2026" in shown
-    assert "Networks you follow\n• Digisumpit, since 5.1.2026" in shown
+    assert "Networks you coordinate\n• Digisumpit, since 5 Jan 2026" in shown
+    assert "Networks you follow\n• Digisumpit, since 5 Jan 2026" in shown
     assert "Sessions you said you would come to\n• Digisumpit, Monday 5 January 2026 12:00" in shown
-    assert "Digisumpit, 5.1.2026 (from: check-in, Teams meeting event)" in shown
-    assert "Digisumpit, Thursday 8 January 2026 12:00: reminder on 7.1.2026" in shown
-    assert "Personal chat, last used 5.1.2026" in shown
+    assert "Digisumpit, 5 Jan 2026 (from: check-in, Teams meeting event)" in shown
+    assert "Digisumpit, Thursday 8 January 2026 12:00: reminder on 7 Jan 2026" in shown
+    assert "Personal chat, last used 5 Jan 2026" in shown
     assert "Sessions you asked to schedule\n• Digisumpit, Monday 5 January 2026 12:00" in shown
     assert "entries (listed in the download)" in shown
     # Entries by others that name him (Aino added him as a coordinator), and the meeting event

@@ -129,10 +129,10 @@ async def test_the_card_tells_sessions_organisations_and_feedback(bot: Harness) 
     assert "Participants\n6" in shown
     # The latest sessions, newest first: held or not, participants, new and returning.
     latest = shown.split("Latest sessions\n", 1)[1].split("\n")[:3]
-    newest = r"Mon 12\.1\.2026 12:00 · held: 2 participants \(1 new, 1 returning\)$"
+    newest = r"Mon 12 Jan 2026 12:00 · held: 2 participants \(1 new, 1 returning\)$"
     assert re.match(newest, latest[0]), latest
-    assert re.match(r"Tue 6\.1\.2026 12:00 · cancelled, not held$", latest[1]), latest
-    assert re.match(r"Mon 5\.1\.2026 12:00 · held: 5 participants \(5 new, 0 returning\)$", latest[2]), latest
+    assert re.match(r"Tue 6 Jan 2026 12:00 · cancelled, not held$", latest[1]), latest
+    assert re.match(r"Mon 5 Jan 2026 12:00 · held: 5 participants \(5 new, 0 returning\)$", latest[2]), latest
     # The organisations over the period, by participations, most first.
     assert "Organisations taking part most (participations)\nespoo.fi\n4\nvantaa.fi\n3" in shown
     # The closed poll's mean: (5 + 4 + 4 + 3 + 5) / 5.

@@ -144,7 +144,7 @@ async def test_a_fixed_term_network_ends_on_its_date(bot: Harness) -> None:
     told = [
         r
         for r in bot.connector.received
-        if r.conversation_id == PERSONAL and "ends on 27.2.2026" in (r.activity.get("text") or "")
+        if r.conversation_id == PERSONAL and "ends on 27 Feb 2026" in (r.activity.get("text") or "")
     ]
     assert len(told) == 1, "coordinators are told 30 days before, once"
     day = date(2026, 1, 29)

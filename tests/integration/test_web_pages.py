@@ -473,7 +473,7 @@ async def test_the_report_shows_charts_tables_and_downloads(bot: Harness) -> Non
         assert b"Matplotlib" in svg
     assert "participants per session, new and returning" in charts[0][0]
     # The same figures as tables: six participants, all new; one session in January.
-    row = '<th scope="row">5.1.2026 12:00</th><td class="num">6</td><td class="num">6</td>'
+    row = '<th scope="row">5 Jan 2026 12:00</th><td class="num">6</td><td class="num">6</td>'
     assert row + '<td class="num">0</td>' in page
     assert '<th scope="row">January 2026</th><td class="num">1</td><td class="num">4.3</td>' in page
     # Feedback: 6 answers, 2 × "5 Very well" = 33%.
@@ -517,8 +517,8 @@ async def test_the_report_counts_sessions_held_one_way(bot: Harness) -> None:
     await bot.run_jobs()
     _, page = await get(bot, f"{await report_path(bot)}?lang=en")
     assert "<dt>Sessions held</dt><dd>3</dd>" in page
-    rows = re.findall(r'<th scope="row">(\d+\.1\.2026 12:00)</th>', page)
-    assert rows == ["5.1.2026 12:00", "6.1.2026 12:00", "7.1.2026 12:00"]
+    rows = re.findall(r'<th scope="row">(\d+ Jan 2026 12:00)</th>', page)
+    assert rows == ["5 Jan 2026 12:00", "6 Jan 2026 12:00", "7 Jan 2026 12:00"]
     assert '<th scope="row">January 2026</th><td class="num">3</td>' in page
     assert "over 3 sessions" in images(page)[0][0]
 

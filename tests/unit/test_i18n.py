@@ -1,6 +1,7 @@
 """Every message the code uses exists in Finnish, Swedish and English, with the same placeholders."""
 
 import string
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -47,3 +48,14 @@ def test_translator_formats_in_each_language() -> None:
     assert catalogs["en"]._("Welcome to Tapaamo") == "Welcome to Tapaamo"
     assert catalogs["fi"].number(1234.5) == "1\xa0234,5"
     assert catalogs["en"].percent(0.25) == "25%"
+
+
+def test_dates_are_written_as_each_language_writes_them() -> None:
+    catalogs = Catalogs()
+    day = date(2026, 12, 4)
+    moment = datetime(2026, 12, 4, 12, 30, tzinfo=UTC)  # 14:30 in Helsinki
+    written = [catalogs[lang].date(day) for lang in ("fi", "sv", "en")]
+    assert written == ["4.12.2026", "4.12.2026", "4 Dec 2026"]
+    assert catalogs["en"].datetime(moment, "Europe/Helsinki", "d.M.yyyy HH:mm") == "4 Dec 2026 14:30"
+    assert catalogs["fi"].datetime(moment, "Europe/Helsinki", "d.M. HH:mm") == "4.12. 14:30"
+    assert catalogs["sv"]._("{network}, since {date}", network="X", date=day).endswith("4.12.2026")
