@@ -102,7 +102,8 @@ def confirm_card(
     for warning in warnings:
         body.append({"type": "TextBlock", "text": "\u26a0 " + warning, "wrap": True, "color": "Warning"})
     body.append(cards.text(tr._("Nothing is posted before you confirm."), subtle=True, size="Small"))
-    data = {"draft": draft.id}
+    # The card's language goes with each click: the answer is in it, not in the Teams locale.
+    data = {"draft": draft.id, "lang": tr.lang}
     actions = [
         cards.execute(tr._("Confirm"), "session.confirm", data, style="positive"),
         cards.execute(tr._("Change"), "session.change", data),
@@ -133,9 +134,10 @@ def change_card(tr: Translator, network: Network, draft: Draft, when_value: str)
         },
         {"type": "Input.Text", "id": "topic", "label": tr._("Topic"), "value": draft.topic, "maxLength": 200},
     ]
+    data = {"draft": draft.id, "lang": tr.lang}
     actions = [
-        cards.execute(tr._("Show the new time"), "session.redraft", {"draft": draft.id}, style="positive"),
-        cards.execute(tr._("Discard"), "session.discard", {"draft": draft.id}),
+        cards.execute(tr._("Show the new time"), "session.redraft", data, style="positive"),
+        cards.execute(tr._("Discard"), "session.discard", data),
     ]
     return cards.card(body, lang=tr.lang, fallback=tr._("Change the session"), actions=actions)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,11 +49,13 @@ MAX_BARE_MINUTES = 720
 class DraftPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
     draft: int
+    lang: Lang | None = None  # the language of the card clicked; older cards have none
 
 
 class RedraftPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
     draft: int
+    lang: Lang | None = None
     when: str = Field(max_length=200)
     minutes: int | str | None = None
     topic: str = Field(default="", max_length=5000)
@@ -66,6 +70,9 @@ class RsvpPayload(BaseModel):
 class SessionPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
     session: int
+
+
+P = TypeVar("P", DraftPayload, RedraftPayload)
 
 
 class NotAWhen(UserError):
@@ -330,6 +337,24 @@ async def shared_card(
     )
 
 
+def in_card_lang(
+    handler: Callable[[Context, P], Awaitable[ActionResult]],
+) -> Callable[[Context, P], Awaitable[ActionResult]]:
+    """Answer a click in the language of the card clicked (a Finnish draft gets a Finnish answer,
+    errors included), not in the clicking user's Teams locale."""
+
+    async def wrapped(ctx: Context, payload: P) -> ActionResult:
+        if payload.lang is None or payload.lang == ctx.lang:
+            return await handler(ctx, payload)
+        ctx = dataclasses.replace(ctx, lang=payload.lang, tr=ctx.for_lang(payload.lang))
+        try:
+            return await handler(ctx, payload)
+        except UserError as error:
+            return ActionResult(text=ctx.tr._(error.message_id, **error.params))
+
+    return wrapped
+
+
 async def confirm_action(ctx: Context, payload: DraftPayload) -> ActionResult:
     return await confirm_and_report(ctx, payload.draft)
 
@@ -465,9 +490,9 @@ def register(router: Router) -> None:
             coordinator_only=True,
         )
     )
-    router.action("session.confirm", DraftPayload, confirm_action)
-    router.action("session.change", DraftPayload, change_action)
-    router.action("session.redraft", RedraftPayload, redraft_action)
-    router.action("session.discard", DraftPayload, discard_action)
+    router.action("session.confirm", DraftPayload, in_card_lang(confirm_action))
+    router.action("session.change", DraftPayload, in_card_lang(change_action))
+    router.action("session.redraft", RedraftPayload, in_card_lang(redraft_action))
+    router.action("session.discard", DraftPayload, in_card_lang(discard_action))
     router.action("session.rsvp", RsvpPayload, rsvp_action)
     router.action("session.view", SessionPayload, view_action)

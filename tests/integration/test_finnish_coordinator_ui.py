@@ -1,0 +1,71 @@
+"""What a Finnish-speaking coordinator met in the Teams emulator, whose Teams locale is en-US:
+Finnish commands get Finnish cards, and the clicks on those cards answer in Finnish too.
+
+The clock starts on Friday 4 December 2026, 10:00 in Helsinki.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dialogs.i18n import Catalogs
+from domain.clock import FakeClock
+from tests.support.cards import assert_valid_card
+from tests.support.harness import Harness, cards_of, running_bot, texts
+
+FI = Catalogs()["fi"]
+FRIDAY = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)  # Fri 4.12.2026 10:00 in Helsinki
+EN_US = {"locale": "en-US"}  # the Playground user's Teams locale
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
+    async with running_bot(tmp_path, FakeClock(FRIDAY)) as harness:
+        yield harness
+
+
+async def finnish_draft(bot: Harness, command: str) -> dict[str, dict[str, Any]]:
+    await bot.say('verkosto luo "Taloustorstai" viikoittain kieli fi', **EN_US)
+    [card] = cards_of(await bot.say(command, **EN_US))
+    assert_valid_card(card)
+    assert FI._("Is this right?") in texts(card)
+    return {a["verb"]: a["data"] for a in card["actions"]}
+
+
+async def test_confirming_a_finnish_draft_answers_in_finnish(bot: Harness) -> None:
+    verbs = await finnish_draft(bot, 'sovi Taloustorstai "joka torstai klo 14" 90 min "Budjetti 2027"')
+
+    answer = await bot.click("session.confirm", verbs["session.confirm"], **EN_US)
+
+    card = answer["value"]
+    assert_valid_card(card)
+    assert FI._("Scheduled \u2714") in texts(card)
+    assert "Torstaina 10.12.2026 14:00" in texts(card)
+    assert "Scheduled" not in texts(card)
+
+
+async def test_changing_a_finnish_draft_is_a_finnish_form_that_reads_finnish_dates(bot: Harness) -> None:
+    verbs = await finnish_draft(bot, 'sovi Taloustorstai "ensi tiistaina klo 10" 60 min "Verotulot"')
+
+    form = (await bot.click("session.change", verbs["session.change"], **EN_US))["value"]
+    assert_valid_card(form)
+    assert FI._("Change the session of {network}", network="Taloustorstai") in texts(form)
+    assert "8.12.2026 10:00" in texts(form)
+
+    redraft = next(a["data"] for a in form["actions"] if a["verb"] == "session.redraft")
+    data = {**redraft, "when": "keskiviikkona klo 13", "minutes": 60, "topic": "Verotulot"}
+    again = (await bot.click("session.redraft", data, **EN_US))["value"]
+    assert_valid_card(again)
+    assert "Keskiviikkona 9.12.2026 13:00" in texts(again)
+
+    discard = next(a["data"] for a in again["actions"] if a["verb"] == "session.discard")
+    gone = (await bot.click("session.discard", discard, **EN_US))["value"]
+    assert FI._("Nothing was scheduled.") in texts(gone)
+    # a second click on the old card: the error is in Finnish too
+    old = await bot.click("session.confirm", verbs["session.confirm"], **EN_US)
+    assert old["value"] == FI._("That confirmation has already been handled.")
