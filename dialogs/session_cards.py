@@ -222,11 +222,19 @@ def session_card(
             )
         if me_following:
             actions.append(
-                cards.execute(tr._("Unfollow"), "network.follow", {"network": network.id, "follow": False})
+                cards.execute(
+                    tr._("Unfollow"),
+                    "network.follow",
+                    {"network": network.id, "follow": False, "session": session.id},
+                )
             )
         else:
             actions.append(
-                cards.execute(tr._("Follow"), "network.follow", {"network": network.id, "follow": True})
+                cards.execute(
+                    tr._("Follow"),
+                    "network.follow",
+                    {"network": network.id, "follow": True, "session": session.id},
+                )
             )
     refresh = None
     if not cancelled:

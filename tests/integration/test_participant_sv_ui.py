@@ -1,0 +1,56 @@
+"""What a Swedish-speaking participant met in the Teams emulator, fixed: the announcement card
+stays whole after Följ, the forgetme buttons answer in the card's language, the report link opens
+the page in the asker's language."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.clock import FakeClock
+from tests.support.cards import assert_valid_card
+from tests.support.harness import Harness, cards_of, running_bot, texts, user
+
+AINO_CHAT = "a:1AinoPersonalChat"
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[Harness]:
+    async with running_bot(tmp_path, FakeClock()) as harness:
+        yield harness
+
+
+def personal(who: dict[str, str], chat: str = AINO_CHAT) -> dict[str, Any]:
+    return {"sender": who, "conversation": chat, "conversation_type": "personal"}
+
+
+async def announced(bot: Harness) -> dict[str, Any]:
+    """A Swedish network with a session confirmed; the announcement card posted in the group chat."""
+    await bot.say('nätverk skapa "Kaffe med Uffe" veckovis språk sv')
+    [card] = cards_of(await bot.say('planera "Kaffe med Uffe" "idag kl 14"'))
+    draft = next(a["data"] for a in card["actions"] if a["verb"] == "session.confirm")
+    await bot.click("session.confirm", draft)
+    await bot.run_jobs()
+    sent = [r.activity for r in bot.connector.received if r.kind == "send"]
+    return next(
+        c for c in cards_of(sent) if any(a.get("verb") == "session.rsvp" for a in c.get("actions", []))
+    )
+
+
+async def test_follow_on_the_announcement_keeps_the_card_with_its_other_buttons(bot: Harness) -> None:
+    announced_card = await announced(bot)
+    follow = next(a for a in announced_card["actions"] if a.get("verb") == "network.follow")
+    body = await bot.click("network.follow", follow["data"], sender=user(2, "Ebba Lindqvist"))
+    card = body["value"]
+    assert_valid_card(card)
+    verbs = [a.get("verb") for a in card["actions"]]
+    # Still the session's card, so "Jag kommer" and the calendar remain to be pressed.
+    assert "session.rsvp" in verbs, texts(card)
+    assert any(a.get("type") == "Action.OpenUrl" for a in card["actions"])
+    assert "Sluta följa" in [a["title"] for a in card["actions"]]  # in the network's language
+    # and the follow did happen
+    [mine] = cards_of(await bot.say("minadata", **personal(user(2, "Ebba Lindqvist"))))
+    assert "Kaffe med Uffe" in texts(mine)
