@@ -11,7 +11,7 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
@@ -83,6 +83,7 @@ class MyDataLinks(Protocol):
 
 class ForgetPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
+    lang: Literal["fi", "sv", "en"] | None = None  # the card's: the answer is in it too
 
 
 class ForgetConfirmPayload(BaseModel):
@@ -92,6 +93,7 @@ class ForgetConfirmPayload(BaseModel):
     u: str = ""
     exp: int = 0
     sig: str = ""
+    lang: Literal["fi", "sv", "en"] | None = None  # the card's: the answer is in it too
 
 
 class ForgetConfirmations:
@@ -320,8 +322,13 @@ def confirm_card(tr: Translator, confirm: dict[str, Any] | None = None) -> dict[
         cards.text(tr._("This cannot be undone."), subtle=True),
     ]
     actions = [
-        cards.execute(tr._("Forget me"), "privacy.forget_confirm", confirm or {}, style="destructive"),
-        cards.execute(tr._("Cancel"), "privacy.forget_cancel", {}),
+        cards.execute(
+            tr._("Forget me"),
+            "privacy.forget_confirm",
+            {**(confirm or {}), "lang": tr.lang},
+            style="destructive",
+        ),
+        cards.execute(tr._("Cancel"), "privacy.forget_cancel", {"lang": tr.lang}),
     ]
     return cards.card(body, lang=tr.lang, fallback=tr._("Forget me?"), actions=actions)
 
@@ -505,10 +512,10 @@ def register(
         subject = subject_of(ctx.turn)
         confirmations.check(payload, subject, FORGETME[ctx.lang][0])
         outcome = await service().forget(subject)
-        return ActionResult(card=outcome_card(ctx.tr, outcome))
+        return ActionResult(card=outcome_card(ctx.for_lang(payload.lang or ctx.lang), outcome))
 
     async def forget_cancel(ctx: Context, payload: ForgetPayload) -> ActionResult:
-        tr = ctx.tr
+        tr = ctx.for_lang(payload.lang or ctx.lang)
         return ActionResult(
             card=note_card(tr, tr._("Nothing was erased"), [tr._("Tapaamo keeps your data as it was.")])
         )

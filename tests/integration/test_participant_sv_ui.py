@@ -54,3 +54,25 @@ async def test_follow_on_the_announcement_keeps_the_card_with_its_other_buttons(
     # and the follow did happen
     [mine] = cards_of(await bot.say("minadata", **personal(user(2, "Ebba Lindqvist"))))
     assert "Kaffe med Uffe" in texts(mine)
+
+
+async def test_forgetme_buttons_answer_in_the_language_of_the_card(bot: Harness) -> None:
+    aino = user(1, "Aino Coordinator")
+    await bot.say('nätverk skapa "Kaffe med Uffe" veckovis språk sv')
+    # Teams in English, the person typed the Swedish word: the card and what follows are Swedish.
+    [card] = cards_of(await bot.say("glömmig", **personal(aino)))
+    confirm = next(a for a in card["actions"] if a["verb"] == "privacy.forget_confirm")
+    body = await bot.click("privacy.forget_confirm", confirm["data"], **personal(aino))
+    shown = texts(body["value"])
+    assert "Ingenting raderades" in shown, shown
+    # The way out is written as the Swedish command, not the English one.
+    assert "nätverk koordinatorer lägg-till" in shown, shown
+    assert "network coordinators" not in shown
+    cancel = next(a for a in card["actions"] if a["verb"] == "privacy.forget_cancel")
+    body = await bot.click("privacy.forget_cancel", cancel["data"], **personal(aino))
+    assert "Ingenting raderades" in texts(body["value"])
+
+
+async def test_forgetme_cards_of_before_the_fix_still_answer(bot: Harness) -> None:
+    body = await bot.click("privacy.forget_cancel", {}, **personal(user(1)))
+    assert "Nothing was erased" in texts(body["value"])
