@@ -286,7 +286,7 @@ async def report_command(ctx: Context, args: str) -> Sequence[Reply]:
         strong_share=svc.strong_share,
         recent_sessions=svc.recent_sessions,
     )
-    link = svc.links.report(network.id, start, end) if svc.links else None
+    link = svc.links.report(network.id, start, end, lang=ctx.lang) if svc.links else None
     period = _period_text(ctx.tr, start, min(end, now), network.timezone)
     return [CardReply(report_card(ctx.tr, network, report, period, link))]
 

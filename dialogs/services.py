@@ -17,7 +17,7 @@ class Links(Protocol):
 
     hours: int
 
-    def report(self, network_id: int, start: datetime, end: datetime) -> str: ...
+    def report(self, network_id: int, start: datetime, end: datetime, lang: str = "") -> str: ...
 
     def export(
         self, network_id: int, start: datetime, end: datetime, fmt: str, user_id: str, lang: str = ""

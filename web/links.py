@@ -18,13 +18,15 @@ class SignedLinks:
     def _token(self, payload: dict[str, object]) -> str:
         return sign(self._secret, payload, self._clock.now() + timedelta(hours=self.hours))
 
-    def report(self, network_id: int, start: datetime, end: datetime) -> str:
+    def report(self, network_id: int, start: datetime, end: datetime, lang: str = "") -> str:
+        """The report page's link; ``lang`` (the asking coordinator's) opens it in that language."""
         token = self._token(
             {
                 "kind": "report",
                 "network": network_id,
                 "from": int(start.timestamp()),
                 "to": int(end.timestamp()),
+                **({"lang": lang} if lang else {}),
             }
         )
         return f"{self._base}/report/{token}"

@@ -122,9 +122,12 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
             read_catalogs.append(Catalogs())
         return read_catalogs[0]
 
-    def site(request: web.Request, d: WebDeps, default: Lang, path: str) -> pages.Site:
+    def site(
+        request: web.Request, d: WebDeps, default: Lang, path: str, asked: str | None = None
+    ) -> pages.Site:
+        """``asked``: the language a signed link was made in, taken as if it were ?lang=."""
         lang, explicit = pages.negotiate(
-            request.query.get("lang"), request.headers.get("Accept-Language", ""), default
+            request.query.get("lang") or asked, request.headers.get("Accept-Language", ""), default
         )
         return pages.Site(catalogs(d)[lang], d.public_url, path, explicit)
 
@@ -254,7 +257,9 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
         if claims is None:
             return forbidden(request, d)
         network = await d.networks.get(int(claims["network"]))
-        page_site = site(request, d, network.lang if network else "fi", f"/report/{token}")
+        # In the language the coordinator asked in (the link's), unless ?lang= picks another.
+        asked = claims.get("lang")
+        page_site = site(request, d, network.lang if network else "fi", f"/report/{token}", asked)
         if network is None:
             return html(page_site, pages.not_found_page(page_site), status=404, private=True)
         now = d.clock.now()
@@ -309,7 +314,7 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
             network, start, end, strong_share=d.strong_share, recent_sessions=d.recent_sessions
         )
         figures = pages.held_figures(figures, min(end, d.clock.now()))
-        lang, _ = pages.negotiate(request.query.get("lang"), "", network.lang)
+        lang, _ = pages.negotiate(request.query.get("lang") or claims.get("lang"), "", network.lang)
         png = await asyncio.to_thread(pages.participation_png, catalogs(d)[lang], network, figures)
         return web.Response(
             body=png,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -76,3 +77,16 @@ async def test_forgetme_buttons_answer_in_the_language_of_the_card(bot: Harness)
 async def test_forgetme_cards_of_before_the_fix_still_answer(bot: Harness) -> None:
     body = await bot.click("privacy.forget_cancel", {}, **personal(user(1)))
     assert "Nothing was erased" in texts(body["value"])
+
+
+async def test_the_report_link_opens_the_page_in_the_language_it_was_asked_in(bot: Harness) -> None:
+    await announced(bot)
+    [card] = cards_of(await bot.say('rapport "Kaffe med Uffe"'))
+    link = next(a["url"] for a in card["actions"] if a.get("type") == "Action.OpenUrl")
+    parts = urlsplit(link)
+    # A browser in English still gets the Swedish page the coordinator asked for.
+    response = await bot.client.get(f"{parts.path}?{parts.query}", headers={"Accept-Language": "en-US"})
+    assert response.status == 200
+    page = await response.text()
+    assert '<html lang="sv">' in page
+    assert "Kaffe med Uffe: deltagande" in page

@@ -458,8 +458,10 @@ async def test_the_report_shows_charts_tables_and_downloads(bot: Harness) -> Non
     await held_session_with_feedback(bot)
     with_feedback(bot)
     path = await report_path(bot)
-    status, page = await get(bot, path)
+    status, page = await get(bot, path, "fi-FI")
     assert status == 200
+    assert html_lang(page) == "en"  # "report" was asked in English: so is the page it links to
+    _, page = await get(bot, f"{path}?lang=fi")
     assert html_lang(page) == "fi"
     _, page = await get(bot, f"{path}?lang=en")
     assert html_lang(page) == "en"
