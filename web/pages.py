@@ -669,6 +669,11 @@ def _participation_section(tr: Translator, network: Network, figures: NetworkFig
     )
 
 
+def month_tick(tr: Translator, month: date) -> str:
+    """A month under the cadence chart's bar: "Dec 2026", not "Dec 26" (read as the 26th)."""
+    return format_date(month, "LLL yyyy", locale=tr.locale)
+
+
 def _cadence_section(tr: Translator, network: Network, months: Sequence[tuple[date, int]]) -> str:
     heading = tr._("Sessions per month")
     if not months:
@@ -677,7 +682,7 @@ def _cadence_section(tr: Translator, network: Network, months: Sequence[tuple[da
     shown_target = tr.number(round(target, 1))
     target_text = tr._("Target: {n} a month ({cadence})", n=shown_target, cadence=cadence_text(tr, network))
     svg = charts.cadence_chart(
-        [(format_date(month, "LLL yy", locale=tr.locale), count) for month, count in months],
+        [(month_tick(tr, month), count) for month, count in months],
         target,
         sessions_label=tr._("Sessions"),
         target_label=target_text,
