@@ -19,12 +19,15 @@ WEEKDAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
 MAX_REFRESH_USERS = 60  # Teams refreshes a card automatically for at most 60 listed users
 
 
-def when_text(tr: Translator, moment: datetime, tz: str) -> str:
-    """Weekday, date, time and zone, e.g. "torstaina 26.11.2026 14:00 (Itä-Euroopan aika)"."""
+def when_text(tr: Translator, moment: datetime, tz: str, *, capital: bool = True) -> str:
+    """Weekday, date, time and zone, e.g. "Torstaina 26.11.2026 14:00 (Itä-Euroopan aika)";
+    with ``capital=False`` as written inside a sentence ("Peruttu: X, torstaina 26.11.2026 …")."""
     local = moment.astimezone(ZoneInfo(tz))
     zone = get_timezone_name(local, locale=tr.locale)
     text = tr.datetime(moment, tz)
-    return f"{text[:1].upper()}{text[1:]} ({zone})"
+    if capital:
+        text = f"{text[:1].upper()}{text[1:]}"
+    return f"{text} ({zone})"
 
 
 def minutes_text(tr: Translator, duration: timedelta) -> str:
@@ -263,7 +266,9 @@ def sessions_card(
             return tr._("cancelled")
         if session.status == SessionStatus.HELD:  # under way: Teams said the meeting started
             return tr._("held")
-        return tr.n_("{n} coming", "{n} coming", coming.get(session.id, 0))
+        if not coming.get(session.id):
+            return ""  # "(0 coming)" on every line is noise; no count says the same
+        return tr.n_("{n} coming", "{n} coming", coming[session.id])
 
     def past_state(session: Session) -> str:
         # A past session not cancelled counts as held, as on the report: most leave no Teams trace.
@@ -278,12 +283,10 @@ def sessions_card(
         result: list[cards.Element] = []
         for session in sessions:
             topic = f" \u2013 {session.topic}" if session.topic else ""
-            result.append(
-                cards.text(
-                    f"**#{session.id}** {tr.datetime(session.starts_at, network.timezone)}{topic} "
-                    f"({state(session)})"
-                )
-            )
+            shown = state(session)
+            suffix = f" ({shown})" if shown else ""
+            moment = tr.datetime(session.starts_at, network.timezone)
+            result.append(cards.text(f"**#{session.id}** {moment}{topic}{suffix}"))
         return result
 
     body: list[cards.Element] = [cards.title(tr._("Sessions of {network}", network=network.name))]

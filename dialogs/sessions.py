@@ -234,7 +234,7 @@ async def cancel_command(ctx: Context, args: str) -> Sequence[Reply]:
     session = await svc.planning.cancel(parse_session_ref(tokens[0]), person(ctx.turn))
     network = await svc.planning.networks.get(session.network_id)
     assert network is not None
-    when = session_cards.when_text(ctx.tr, session.starts_at, network.timezone)
+    when = session_cards.when_text(ctx.tr, session.starts_at, network.timezone, capital=False)
     return [
         TextReply(
             ctx.tr._("Cancelled: {network}, {when}. Those coming are told.", network=network.name, when=when)
@@ -272,7 +272,7 @@ async def move_command(ctx: Context, args: str) -> Sequence[Reply]:
     assert network is not None
     when, _rest = _parse_when_tokens(ctx, network, tokens[1:])
     moved = await svc.planning.move(session.id, person(ctx.turn), when.start)
-    text = session_cards.when_text(ctx.tr, moved.starts_at, network.timezone)
+    text = session_cards.when_text(ctx.tr, moved.starts_at, network.timezone, capital=False)
     return [
         TextReply(
             ctx.tr._(
@@ -376,7 +376,7 @@ async def confirm_and_report(ctx: Context, draft_id: int) -> ActionResult:
         tr._(
             "{network}: {when}.",
             network=network.name,
-            when=session_cards.when_text(tr, first.starts_at, network.timezone),
+            when=session_cards.when_text(tr, first.starts_at, network.timezone, capital=False),
         ),
         tr._(
             "The announcement is posted in the network's home conversation, with reminders before it starts."

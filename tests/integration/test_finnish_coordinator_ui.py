@@ -45,7 +45,7 @@ async def test_confirming_a_finnish_draft_answers_in_finnish(bot: Harness) -> No
     card = answer["value"]
     assert_valid_card(card)
     assert FI._("Scheduled \u2714") in texts(card)
-    assert "Torstaina 10.12.2026 14:00" in texts(card)
+    assert "Taloustorstai: torstaina 10.12.2026 14:00" in texts(card)  # mid-sentence: no capital
     assert "Scheduled" not in texts(card)
 
 
@@ -69,3 +69,26 @@ async def test_changing_a_finnish_draft_is_a_finnish_form_that_reads_finnish_dat
     # a second click on the old card: the error is in Finnish too
     old = await bot.click("session.confirm", verbs["session.confirm"], **EN_US)
     assert old["value"] == FI._("That confirmation has already been handled.")
+
+
+async def test_move_cancel_and_the_list_read_as_finnish_sentences(bot: Harness) -> None:
+    verbs = await finnish_draft(bot, 'sovi Taloustorstai "joka torstai klo 14" 3 kertaa "Budjetti 2027"')
+    await bot.click("session.confirm", verbs["session.confirm"], **EN_US)
+
+    [moved] = await bot.say('siirrä #2 "perjantaina 18.12. klo 10"', **EN_US)
+    assert moved["text"].startswith("Siirretty: Taloustorstai. Uusi aika: perjantaina 18.12.2026 10:00 (")
+    [cancelled] = await bot.say("peru #3", **EN_US)
+    assert cancelled["text"].startswith("Peruttu: Taloustorstai, torstaina 24.12.2026 14:00 (")
+
+    [listing] = cards_of(await bot.say("tapaamiset Taloustorstai", **EN_US))
+    assert_valid_card(listing)
+    lines = texts(listing)
+    assert "**#1** torstaina 10.12.2026 14:00 \u2013 Budjetti 2027\n" in lines  # no "(0 tulossa)"
+    assert "(0 " not in lines
+    assert "(peruttu)" in lines
+
+
+async def test_a_past_date_is_a_sentence_that_starts_with_a_capital(bot: Harness) -> None:
+    await bot.say('verkosto luo "Taloustorstai" viikoittain kieli fi', **EN_US)
+    [reply] = await bot.say('sovi Taloustorstai "1.12.2026 klo 10"', **EN_US)
+    assert reply["text"] == "Ajankohta tiistaina 1.12.2026 10:00 on jo mennyt. Anna tuleva ajankohta."
