@@ -165,6 +165,16 @@ class Router:
         close = difflib.get_close_matches(
             fold(word), list(own), n=1, cutoff=0.6
         ) or difflib.get_close_matches(fold(word), list(written), n=1, cutoff=0.6)
+        if close and close[0] not in own:
+            # "tapaamset" from an en-US Teams: the word is Finnish, so is the answer.
+            langs = {
+                lang
+                for command in self.commands
+                for lang, aliases in command.aliases.items()
+                if close[0] in {fold(a) for a in aliases}
+            }
+            if len(langs) == 1:
+                ctx = self.context(ctx.turn, langs.pop())
         help_word = self.help_alias(ctx.lang)
         if close:
             return ctx.tr._(

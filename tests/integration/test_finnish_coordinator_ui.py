@@ -92,3 +92,14 @@ async def test_a_past_date_is_a_sentence_that_starts_with_a_capital(bot: Harness
     await bot.say('verkosto luo "Taloustorstai" viikoittain kieli fi', **EN_US)
     [reply] = await bot.say('sovi Taloustorstai "1.12.2026 klo 10"', **EN_US)
     assert reply["text"] == "Ajankohta tiistaina 1.12.2026 10:00 on jo mennyt. Anna tuleva ajankohta."
+
+
+async def test_a_typo_of_a_finnish_command_is_answered_in_finnish(bot: Harness) -> None:
+    [reply] = await bot.say("tapaamset Taloustorstai", **EN_US)
+    assert reply["text"] == FI._(
+        "I don't know \u201c{command}\u201d. Did you mean \u201c{suggestion}\u201d? "
+        "Type \u201c{help}\u201d to see what I can do.",
+        command="tapaamset",
+        suggestion="tapaamiset",
+        help="apua",
+    )
