@@ -21,5 +21,18 @@ def welcome_card(router: Router, tr: Translator) -> dict[str, Any]:
         ),
         cards.text(tr._("Type \u201c{help}\u201d to see what I can do.", help=help_word), subtle=True),
     ]
+    networks_word = next(
+        (command.aliases[tr.lang][0] for command in router.commands if command.name == "networks"), None
+    )
+    if networks_word is not None:  # a participant's first step: which networks meet, and when
+        body.insert(
+            2,
+            cards.text(
+                tr._(
+                    "To see the networks and when they meet next, type \u201c{networks}\u201d.",
+                    networks=networks_word,
+                )
+            ),
+        )
     actions = [cards.execute(tr._("Show commands"), "help.language", {"lang": tr.lang})]
     return cards.card(body, lang=tr.lang, fallback=tr._("Welcome to Tapaamo"), actions=actions)

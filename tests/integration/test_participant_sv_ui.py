@@ -13,7 +13,7 @@ import pytest
 
 from domain.clock import FakeClock
 from tests.support.cards import assert_valid_card
-from tests.support.harness import Harness, cards_of, running_bot, texts, user
+from tests.support.harness import BOT, Harness, cards_of, running_bot, texts, user
 
 AINO_CHAT = "a:1AinoPersonalChat"
 
@@ -90,3 +90,14 @@ async def test_the_report_link_opens_the_page_in_the_language_it_was_asked_in(bo
     page = await response.text()
     assert '<html lang="sv">' in page
     assert "Kaffe med Uffe: deltagande" in page
+
+
+async def test_the_welcome_card_points_a_participant_to_the_networks(bot: Harness) -> None:
+    before = len(bot.connector.received)
+    ebba = user(2, "Ebba Lindqvist")
+    await bot.post(bot.activity("conversationUpdate", locale="sv-SE", membersAdded=[BOT], **personal(ebba)))
+    [card] = cards_of([r.activity for r in bot.connector.received[before:]])
+    assert_valid_card(card)
+    shown = texts(card)
+    assert "Välkommen till Tapaamo" in shown
+    assert "Skriv \u201dnätverken\u201d så ser du nätverken och när de träffas nästa gång." in shown
