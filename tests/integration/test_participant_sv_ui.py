@@ -101,3 +101,16 @@ async def test_the_welcome_card_points_a_participant_to_the_networks(bot: Harnes
     shown = texts(card)
     assert "Välkommen till Tapaamo" in shown
     assert "Skriv \u201dnätverken\u201d så ser du nätverken och när de träffas nästa gång." in shown
+
+
+async def test_the_networks_list_leads_to_the_network_pages_in_the_same_language(bot: Harness) -> None:
+    await announced(bot)
+    [card] = cards_of(await bot.say("nätverken", **personal(user(2, "Ebba Lindqvist"))))
+    assert_valid_card(card)
+    [link] = [a for a in card["actions"] if a["type"] == "Action.OpenUrl"]
+    assert link["title"] == "Nätverkens sidor och kalendrar"
+    parts = urlsplit(link["url"])
+    response = await bot.client.get(f"{parts.path}?{parts.query}", headers={"Accept-Language": "en-US"})
+    page = await response.text()
+    assert '<html lang="sv">' in page
+    assert "Kaffe med Uffe" in page
