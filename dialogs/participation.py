@@ -216,8 +216,13 @@ def report_card(
     body: list[cards.Element] = [
         cards.title(tr._("{network}: participation", network=network.name)),
         cards.text(period, subtle=True),
-        cards.facts(pairs),
     ]
+    if data.sessions_held == 0 and data.unique_participants == 0 and data.roles.followers_only == 0:
+        # eight rows of zeros say less than one sentence
+        nothing = tr._("No sessions were held in this period, so there is nothing to count yet.")
+        body.append(cards.text(nothing))
+    else:
+        body.append(cards.facts(pairs))
 
     def heading(text: str) -> None:
         block = {"type": "TextBlock", "text": text, "weight": "Bolder", "wrap": True, "spacing": "Medium"}

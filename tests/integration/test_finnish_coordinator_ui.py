@@ -103,3 +103,14 @@ async def test_a_typo_of_a_finnish_command_is_answered_in_finnish(bot: Harness) 
         suggestion="tapaamiset",
         help="apua",
     )
+
+
+async def test_a_report_with_nothing_held_says_so_instead_of_eight_zeros(bot: Harness) -> None:
+    await bot.say('verkosto luo "Taloustorstai" viikoittain kieli fi', **EN_US)
+
+    [card] = cards_of(await bot.say("raportti Taloustorstai", **EN_US))
+
+    assert_valid_card(card)
+    shown = texts(card)
+    assert FI._("No sessions were held in this period, so there is nothing to count yet.") in shown
+    assert FI._("Sessions held") not in shown
