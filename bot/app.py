@@ -277,7 +277,7 @@ def create_app(
             endpoint,
             web_deps,
             housekeeping,
-            PrivacyWebDeps(privacy, clock, signing_key),
+            PrivacyWebDeps(privacy, clock, signing_key, settings.public_url),
         )
         if start_ticker:
             ticker.start()

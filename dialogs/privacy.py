@@ -78,7 +78,7 @@ class MyDataLinks(Protocol):
     minutes: int
     signing_key: bytes
 
-    def mydata(self, subject: Subject) -> str: ...
+    def mydata(self, subject: Subject, lang: str = "") -> str: ...
 
 
 class ForgetPayload(BaseModel):
@@ -499,7 +499,7 @@ def register(
         _personal_only(ctx, MYDATA)
         subject = subject_of(ctx.turn)
         data = await service().my_data(subject)
-        link = links.mydata(subject) if links is not None else None
+        link = links.mydata(subject, ctx.lang) if links is not None else None
         minutes = links.minutes if links is not None else 0
         return [CardReply(mydata_card(ctx.tr, data, tz=timezone, link=link, link_minutes=minutes))]
 

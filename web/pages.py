@@ -519,10 +519,11 @@ def not_found_page(site: Site) -> str:
     return layout(site, title, "\n".join(body))
 
 
-def forbidden_page(site: Site) -> str:
+def forbidden_page(site: Site, text: str | None = None) -> str:
+    """A signed link that does not work; ``text`` says how to get a new one (a report's by default)."""
     tr = site.tr
     title = tr._("This link does not work")
-    text = tr._(
+    text = text or tr._(
         "The link has expired or is not complete. Ask Tapaamo for a new one in Teams: "
         "write \u201creport\u201d and the name of the network."
     )

@@ -23,8 +23,12 @@ from aiohttp import web
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from dialogs.i18n import Catalogs
+from dialogs.privacy import MYDATA
+from dialogs.turn import LANGS
 from domain.clock import Clock
 from domain.privacy import Privacy, Subject
+from web import pages
 
 KIND = "mydata"
 NONCE_BYTES = 12
@@ -66,12 +70,14 @@ class PrivacyLinks:
         self._clock = clock
         self.minutes = minutes
 
-    def mydata(self, subject: Subject) -> str:
+    def mydata(self, subject: Subject, lang: str = "") -> str:
+        """The download link; ``lang`` (the card's) is the language of the page shown if it fails."""
         expires = self._clock.now() + timedelta(minutes=self.minutes)
         claims: dict[str, object] = {"kind": KIND, "uid": subject.user_id, "exp": int(expires.timestamp())}
         if subject.aad_id:
             claims["aad"] = subject.aad_id
-        return f"{self._base}/mydata/{seal(self.signing_key, claims)}"
+        suffix = f"?lang={lang}" if lang in LANGS else ""
+        return f"{self._base}/mydata/{seal(self.signing_key, claims)}{suffix}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,24 +85,56 @@ class PrivacyWebDeps:
     privacy: Privacy
     clock: Clock
     signing_key: bytes
+    public_url: str = ""  # where the pages live (the footer's links of the refusal page)
 
 
 def add_privacy_routes(app: web.Application, deps: Callable[[web.Request], PrivacyWebDeps]) -> None:
     """Add ``GET /mydata/{token}``; ``deps`` finds the running app's services (they open on start)."""
 
+    catalogs: list[Catalogs] = []  # read on first use
+
+    def refused(request: web.Request, d: PrivacyWebDeps) -> web.Response:
+        """A link that has expired or is not one: a page in the reader's language saying how to
+        get a new one (the person clicked a button in Teams; plain English text helps no one)."""
+        if not catalogs:
+            catalogs.append(Catalogs())
+        lang, explicit = pages.negotiate(
+            request.query.get("lang"), request.headers.get("Accept-Language", ""), "fi"
+        )
+        tr = catalogs[0][lang]
+        site = pages.Site(tr, d.public_url, request.path, explicit)
+        text = tr._(
+            "The download link has expired or is not complete. For a new one, "
+            "type \u201c{command}\u201d in your personal chat with Tapaamo.",
+            command=MYDATA[lang][0],
+        )
+        return web.Response(
+            text=pages.forbidden_page(site, text),
+            status=403,
+            content_type="text/html",
+            charset="utf-8",
+            headers={
+                "Cache-Control": "no-store",
+                "Content-Language": lang,
+                "Referrer-Policy": "no-referrer",
+                "X-Content-Type-Options": "nosniff",
+                "X-Robots-Tag": "noindex, nofollow",
+            },
+        )
+
     async def mydata(request: web.Request) -> web.Response:
         d = deps(request)
         try:
             claims = unseal(d.signing_key, request.match_info["token"])
-        except BadToken as error:
-            raise web.HTTPForbidden(text=f"This link is not valid: {error}.") from error
+        except BadToken:
+            return refused(request, d)
         user_id = claims.get("uid")
         aad_id = claims.get("aad")
         expires = claims.get("exp")
         if claims.get("kind") != KIND or not isinstance(user_id, str) or not user_id:
-            raise web.HTTPForbidden(text="This link is not valid here.")
+            return refused(request, d)
         if not isinstance(expires, int) or expires < d.clock.now().timestamp():
-            raise web.HTTPForbidden(text="This link has expired: type mydata again for a new one.")
+            return refused(request, d)
         subject = Subject(user_id, aad_id if isinstance(aad_id, str) and aad_id else None)
         data = await d.privacy.my_data(subject)
         body = json.dumps(

@@ -5,6 +5,7 @@ the page in the asker's language."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -114,3 +115,22 @@ async def test_the_networks_list_leads_to_the_network_pages_in_the_same_language
     page = await response.text()
     assert '<html lang="sv">' in page
     assert "Kaffe med Uffe" in page
+
+
+async def test_an_expired_download_link_says_in_swedish_how_to_get_a_new_one(bot: Harness) -> None:
+    ebba = user(2, "Ebba Lindqvist")
+    [card] = cards_of(await bot.say("minadata", **personal(ebba)))
+    [link] = [a["url"] for a in card["actions"] if a["type"] == "Action.OpenUrl"]
+    parts = urlsplit(link)
+    path = f"{parts.path}?{parts.query}"
+    assert (await bot.client.get(path)).status == 200
+    bot.clock.advance(timedelta(minutes=61))
+    # Opened in a browser in English an hour later: a page, in the language the card was in.
+    response = await bot.client.get(path, headers={"Accept-Language": "en-US"})
+    assert response.status == 403
+    assert response.content_type == "text/html"
+    page = await response.text()
+    assert '<html lang="sv">' in page
+    assert "Länken fungerar inte" in page
+    assert "\u201dminadata\u201d" in page
+    assert 'href="/static/site.css"' in page
