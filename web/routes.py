@@ -326,10 +326,10 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
         d = deps(request)
         try:
             claims = verify(d.signing_key, request.match_info["token"], d.clock.now())
-        except BadLink as error:
-            raise web.HTTPForbidden(text=f"This link is not valid: {error}.") from error
+        except BadLink:
+            return forbidden(request, d)  # a page saying how to get a new link, not plain text
         if claims.get("kind") != "export":
-            raise web.HTTPForbidden(text="This link is not valid here.")
+            return forbidden(request, d)
         network = await d.networks.get(int(claims["network"]))
         if network is None:
             raise web.HTTPNotFound()

@@ -134,3 +134,11 @@ async def test_an_expired_download_link_says_in_swedish_how_to_get_a_new_one(bot
     assert "Länken fungerar inte" in page
     assert "\u201dminadata\u201d" in page
     assert 'href="/static/site.css"' in page
+
+
+async def test_a_broken_export_link_is_a_page_in_the_readers_language(bot: Harness) -> None:
+    response = await bot.client.get("/export/not-a-link", headers={"Accept-Language": "sv-FI"})
+    assert response.status == 403
+    page = await response.text()
+    assert '<html lang="sv">' in page
+    assert "Länken fungerar inte" in page
