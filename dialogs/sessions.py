@@ -106,7 +106,8 @@ def _is_limit(rest: list[str], index: int) -> bool:
     word, following = rest[index].casefold(), rest[index + 1].casefold()
     return (
         word in UNTIL_WORDS
-        or following in {"asti", "saakka"}
+        # "31.3.2027 asti", but not the topic before "asti 31.3.2027" ("Budjetti 2027" asti …)
+        or (following in {"asti", "saakka"} and word[:1].isdigit())
         or (word.isdigit() and following in TIMES_WORDS)
     )
 

@@ -114,3 +114,21 @@ async def test_a_report_with_nothing_held_says_so_instead_of_eight_zeros(bot: Ha
     shown = texts(card)
     assert FI._("No sessions were held in this period, so there is nothing to count yet.") in shown
     assert FI._("Sessions held") not in shown
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        'sovi Taloustorstai "joka torstai klo 14" 90 min "Budjetti 2027" asti 31.3.2027',
+        'sovi Taloustorstai "joka torstai klo 14" 90 min "Budjetti 2027" 31.3.2027 asti',
+    ],
+)
+async def test_a_topic_before_asti_stays_the_topic(bot: Harness, command: str) -> None:
+    await bot.say('verkosto luo "Taloustorstai" viikoittain kieli fi', **EN_US)
+
+    [card] = cards_of(await bot.say(command, **EN_US))
+
+    assert_valid_card(card)
+    shown = texts(card)
+    assert "Budjetti 2027" in shown
+    assert "joka torstai 31.3.2027 asti" in shown
