@@ -59,20 +59,23 @@ async def test_follow_on_the_announcement_keeps_the_card_with_its_other_buttons(
 
 
 async def test_forgetme_buttons_answer_in_the_language_of_the_card(bot: Harness) -> None:
-    aino = user(1, "Aino Coordinator")
+    aino, ebba = user(1, "Aino Coordinator"), user(2, "Ebba Lindqvist")
     await bot.say('nätverk skapa "Kaffe med Uffe" veckovis språk sv')
-    # Teams in English, the person typed the Swedish word: the card and what follows are Swedish.
-    [card] = cards_of(await bot.say("glömmig", **personal(aino)))
-    confirm = next(a for a in card["actions"] if a["verb"] == "privacy.forget_confirm")
-    body = await bot.click("privacy.forget_confirm", confirm["data"], **personal(aino))
-    shown = texts(body["value"])
+    # The last coordinator is told at once, in Swedish, how to hand over: no button to press first.
+    [blocked] = cards_of(await bot.say("glömmig", **personal(aino)))
+    shown = texts(blocked)
     assert "Ingenting raderades" in shown, shown
-    # The way out is written as the Swedish command, not the English one.
-    assert "nätverk koordinatorer lägg-till" in shown, shown
-    assert "network coordinators" not in shown
+    assert "nätverk koordinatorer lägg-till NAMN @person" in shown
+    assert not blocked.get("actions")
+    # Teams in English, the person typed the Swedish word: the card and what follows are Swedish.
+    await bot.say("följ Kaffe", **personal(ebba, "a:1Ebba"))
+    [card] = cards_of(await bot.say("glömmig", **personal(ebba, "a:1Ebba")))
     cancel = next(a for a in card["actions"] if a["verb"] == "privacy.forget_cancel")
-    body = await bot.click("privacy.forget_cancel", cancel["data"], **personal(aino))
+    body = await bot.click("privacy.forget_cancel", cancel["data"], **personal(ebba, "a:1Ebba"))
     assert "Ingenting raderades" in texts(body["value"])
+    confirm = next(a for a in card["actions"] if a["verb"] == "privacy.forget_confirm")
+    body = await bot.click("privacy.forget_confirm", confirm["data"], **personal(ebba, "a:1Ebba"))
+    assert "Tapaamo har glömt dig" in texts(body["value"])
 
 
 async def test_forgetme_cards_of_before_the_fix_still_answer(bot: Harness) -> None:

@@ -379,10 +379,13 @@ async def test_the_last_coordinator_must_hand_over_first(bot: Harness) -> None:
     await bot.say('network create "Kahvila" weekly', sender=VILLE)
     await bot.say('network create "Digisumpit" weekly', sender=VILLE, conversation="19:other-chat")
     await bot.say("follow Kahvila", **personal(VILLE, VILLE_CHAT))
-    body = await forget_me(bot, VILLE, VILLE_CHAT)
-    shown = texts(body["value"])
+    # Told at once, with no "Forget me" button to press first.
+    [answer] = cards_of(await bot.say("forgetme", **personal(VILLE, VILLE_CHAT)))
+    assert_valid_card(answer)
+    shown = texts(answer)
     assert "Nothing was erased" in shown
     assert "You are the last coordinator of Digisumpit, Kahvila." in shown
+    assert not answer.get("actions")
     [card] = cards_of(await bot.say("mydata", **personal(VILLE, VILLE_CHAT)))
     assert "Networks you follow\n• Kahvila" in texts(card)
     # With a second coordinator for both, it goes through.
