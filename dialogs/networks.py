@@ -26,6 +26,11 @@ USAGE: dict[Lang, str] = {
     "fi": 'verkosto luo "Nimi" viikoittain [kieli fi|sv|en] [määräaikainen asti 30.6.2027]',
     "sv": 'nätverk skapa "Namn" veckovis [språk fi|sv|en] [tidsbegränsat till 30.6.2027]',
 }
+MENU: dict[Lang, str] = {
+    "en": "network create|info|edit|pause|resume|end|coordinators NAME",
+    "fi": "verkosto luo|tiedot|muokkaa|tauko|jatka|lopeta|koordinaattorit NIMI",
+    "sv": "nätverk skapa|visa|ändra|pausa|återuppta|avsluta|koordinatorer NAMN",
+}
 EDIT_USAGE: dict[Lang, str] = {
     "en": 'network edit NAME description|join|cadence|lang|name|ends "..." | counts on|off',
     "fi": 'verkosto muokkaa NIMI kuvaus|liittyminen|tahti|kieli|nimi|päättyy "..." | määrät päälle|pois',
@@ -139,7 +144,8 @@ async def network_command(ctx: Context, args: str) -> Sequence[Reply]:
     tokens = split_args(args)
     sub = _sub(tokens[0]) if tokens else None
     if sub is None:
-        raise MissingParts(usage=USAGE[ctx.lang])
+        # "verkosto" alone or with an unknown word: every subcommand, then how to create one
+        raise MissingParts(usage=f"{MENU[ctx.lang]} \u2013 {USAGE[ctx.lang]}")
     rest = tokens[1:]
     if sub == "create":
         return await _create(ctx, rest)

@@ -132,3 +132,14 @@ async def test_a_topic_before_asti_stays_the_topic(bot: Harness, command: str) -
     shown = texts(card)
     assert "Budjetti 2027" in shown
     assert "joka torstai 31.3.2027 asti" in shown
+
+
+async def test_verkosto_alone_lists_what_can_be_done_with_a_network(bot: Harness) -> None:
+    [reply] = await bot.say("verkosto", **EN_US)
+
+    assert reply["text"].startswith(FI._("Something is missing. Use: {usage}", usage=""))
+    for word in ("luo", "tiedot", "muokkaa", "tauko", "jatka", "lopeta", "koordinaattorit"):
+        assert word in reply["text"]
+    # and each word listed is one the command knows
+    [info] = await bot.say("verkosto tiedot Kahvitauko", **EN_US)
+    assert info["text"] == FI._("I don't know a network called \u201c{name}\u201d.", name="Kahvitauko")
