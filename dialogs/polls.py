@@ -386,22 +386,29 @@ async def questions_command(ctx: Context, args: str) -> Sequence[Reply]:
         "sv": "frågor NAMN arbete kommun kommunikation [kommentar]",
     }
     tokens = split_args(args)
-    if len(tokens) < 2:
+    if not tokens:
         raise MissingParts(usage=usage[ctx.lang])
     svc = services(ctx)
     network = await svc.planning.find(tokens[0])
     svc.planning.require_coordinator(network, person(ctx.turn))
-    words = [w for w in tokens[1:] if w.casefold() not in COMMENT_WORDS]
-    comments = len(words) != len(tokens) - 1
-    settings = await svc.feedback.set_questions(
-        network.id, [w for part in words for w in part.split(",")], comments, ctx.lang
-    )
+    if len(tokens) == 1:
+        # only the name: the questions asked now, and how to change them
+        settings = await svc.feedback.store.settings(network.id)
+    else:
+        words = [w for w in tokens[1:] if w.casefold() not in COMMENT_WORDS]
+        comments = len(words) != len(tokens) - 1
+        settings = await svc.feedback.set_questions(
+            network.id, [w for part in words for w in part.split(",")], comments, ctx.lang
+        )
     lines = [ctx.tr._(QUESTION_TEXTS[q]) for q in settings.questions]
     if settings.comments:
         lines.append(ctx.tr._("With an optional anonymous comment."))
-    return [
-        CardReply(note_card(ctx.tr, ctx.tr._("Feedback questions of {network}", network=network.name), lines))
-    ]
+    card = note_card(ctx.tr, ctx.tr._("Feedback questions of {network}", network=network.name), lines)
+    if len(tokens) == 1:
+        card["body"].append(
+            cards.text(ctx.tr._("To change them: {usage}", usage=usage[ctx.lang]), subtle=True, size="Small")
+        )
+    return [CardReply(card)]
 
 
 def register(router: Router) -> None:

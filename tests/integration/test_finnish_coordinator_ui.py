@@ -143,3 +143,16 @@ async def test_verkosto_alone_lists_what_can_be_done_with_a_network(bot: Harness
     # and each word listed is one the command knows
     [info] = await bot.say("verkosto tiedot Kahvitauko", **EN_US)
     assert info["text"] == FI._("I don't know a network called \u201c{name}\u201d.", name="Kahvitauko")
+
+
+async def test_kysymykset_with_only_the_name_shows_the_questions_asked_now(bot: Harness) -> None:
+    await bot.say('verkosto luo "Taloustorstai" viikoittain kieli fi', **EN_US)
+    await bot.say("kysymykset Taloustorstai työ kunta kommentti", **EN_US)
+
+    [card] = cards_of(await bot.say("kysymykset Taloustorstai", **EN_US))
+
+    assert_valid_card(card)
+    shown = texts(card)
+    assert FI._("Feedback questions of {network}", network="Taloustorstai") in shown
+    assert FI._("With an optional anonymous comment.") in shown
+    assert "kysymykset NIMI työ kunta viestintä [kommentti]" in shown
