@@ -162,7 +162,9 @@ class TapaamoBot:
             log.info("removed from conversation %s", conversation_id)
         elif bot_was_added(activity):
             turn = to_turn(activity)
-            card = welcome_card(self.router, self.router.catalogs[turn.lang])
+            card = welcome_card(
+                self.router, self.router.catalogs[turn.lang], shared=turn.conversation_kind != "personal"
+            )
             await self.send(activity, [CardReply(card)])
         return None
 

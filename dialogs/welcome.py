@@ -9,8 +9,17 @@ from dialogs.i18n import Translator
 from dialogs.router import Router
 
 
-def welcome_card(router: Router, tr: Translator) -> dict[str, Any]:
+def welcome_card(router: Router, tr: Translator, shared: bool = False) -> dict[str, Any]:
+    """``shared``: a group chat or channel, where Teams passes a message on only if it @mentions me."""
     help_word = router.help_alias(tr.lang)
+    help_text = (
+        tr._(
+            "Write \u201c@Tapaamo {help}\u201d to see what I can do (here I answer only when mentioned).",
+            help=help_word,
+        )
+        if shared
+        else tr._("Type \u201c{help}\u201d to see what I can do.", help=help_word)
+    )
     body = [
         cards.title(tr._("Welcome to Tapaamo")),
         cards.text(
@@ -19,7 +28,7 @@ def welcome_card(router: Router, tr: Translator) -> dict[str, Any]:
                 "follow and join them, and after each session I ask for one-click feedback."
             )
         ),
-        cards.text(tr._("Type \u201c{help}\u201d to see what I can do.", help=help_word), subtle=True),
+        cards.text(help_text, subtle=True),
     ]
     networks_word = next(
         (command.aliases[tr.lang][0] for command in router.commands if command.name == "networks"), None
@@ -29,6 +38,11 @@ def welcome_card(router: Router, tr: Translator) -> dict[str, Any]:
             2,
             cards.text(
                 tr._(
+                    "To see the networks and when they meet next, write \u201c@Tapaamo {networks}\u201d.",
+                    networks=networks_word,
+                )
+                if shared
+                else tr._(
                     "To see the networks and when they meet next, type \u201c{networks}\u201d.",
                     networks=networks_word,
                 )

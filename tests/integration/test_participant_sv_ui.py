@@ -145,3 +145,14 @@ async def test_a_broken_export_link_is_a_page_in_the_readers_language(bot: Harne
     page = await response.text()
     assert '<html lang="sv">' in page
     assert "Länken fungerar inte" in page
+
+
+async def test_the_welcome_card_in_a_group_chat_says_to_mention_the_bot(bot: Harness) -> None:
+    before = len(bot.connector.received)
+    await bot.post(bot.activity("conversationUpdate", locale="sv-SE", membersAdded=[BOT]))  # group chat
+    [card] = cards_of([r.activity for r in bot.connector.received[before:]])
+    assert_valid_card(card)
+    shown = texts(card)
+    assert "Skriv \u201d@Tapaamo hjälp\u201d så ser du vad jag kan" in shown
+    assert "(här svarar jag bara när jag nämns)" in shown
+    assert "\u201d@Tapaamo nätverken\u201d" in shown
