@@ -356,7 +356,13 @@ def _session_item(site: Site, network: Network, session: Session, now: datetime)
         )
         lines.append(el("p", " ".join(actions), class_="actions"))
         if not session.join_url:
-            lines.append(p(tr._("The join link is added before the session."), class_="muted"))
+            # Once it has started, "added before the session" would promise what did not happen.
+            missing = (
+                tr._("No join link has been added to this session.")
+                if session.starts_at <= now
+                else tr._("The join link is added before the session.")
+            )
+            lines.append(p(missing, class_="muted"))
     return el("li", "\n" + "\n".join(lines) + "\n")
 
 

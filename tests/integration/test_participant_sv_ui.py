@@ -156,3 +156,14 @@ async def test_the_welcome_card_in_a_group_chat_says_to_mention_the_bot(bot: Har
     assert "Skriv \u201d@Tapaamo hjälp\u201d så ser du vad jag kan" in shown
     assert "(här svarar jag bara när jag nämns)" in shown
     assert "\u201d@Tapaamo nätverken\u201d" in shown
+
+
+async def test_a_session_under_way_without_a_link_does_not_promise_one_before_it(bot: Harness) -> None:
+    await announced(bot)  # today 14:00, no join link
+    page = await (await bot.client.get("/n/kaffe-med-uffe?lang=sv")).text()
+    assert "Möteslänken läggs till före träffen." in page
+    bot.clock.advance(timedelta(hours=3, minutes=5))  # 11:00 → 14:05 local, under way
+    page = await (await bot.client.get("/n/kaffe-med-uffe?lang=sv")).text()
+    assert "Pågår nu" in page
+    assert "Möteslänken läggs till före träffen." not in page
+    assert "Ingen möteslänk har lagts till för den här träffen." in page
