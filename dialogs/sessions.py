@@ -418,8 +418,12 @@ async def redraft_action(ctx: Context, payload: RedraftPayload) -> ActionResult:
     svc.planning.require_coordinator(network, person(ctx.turn))
     # Everything is read before the old draft is discarded: a typo leaves it as it was.
     when = parse_when(payload.when, lang=ctx.lang, tz=network.timezone, now=ctx.clock.now())
-    if old.rrule and when.recurrence is None:
+    new_rule = when.recurrence
+    if old.rrule and new_rule is None:
         when = with_rule(when, old.rrule, old.until, old.count, lang=ctx.lang, previous=old.starts_at)
+    elif (old.until or old.count) and new_rule and not (new_rule.until or new_rule.count):
+        # "joka keskiviikko klo 13" for a series "asti 31.3.2027": a new rule, the same end
+        when = with_limit(when, until=old.until, count=old.count, lang=ctx.lang)
     duration = old.duration
     if payload.minutes not in (None, ""):
         duration = parse_duration(str(payload.minutes)) or old.duration

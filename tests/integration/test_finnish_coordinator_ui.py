@@ -156,3 +156,17 @@ async def test_kysymykset_with_only_the_name_shows_the_questions_asked_now(bot: 
     assert FI._("Feedback questions of {network}", network="Taloustorstai") in shown
     assert FI._("With an optional anonymous comment.") in shown
     assert "kysymykset NIMI työ kunta viestintä [kommentti]" in shown
+
+
+async def test_changing_a_series_to_another_weekday_keeps_its_end(bot: Harness) -> None:
+    verbs = await finnish_draft(
+        bot, 'sovi Taloustorstai "joka torstai klo 14" 90 min "Budjetti 2027" asti 31.3.2027'
+    )
+    form = (await bot.click("session.change", verbs["session.change"], **EN_US))["value"]
+    redraft = next(a["data"] for a in form["actions"] if a["verb"] == "session.redraft")
+
+    data = {**redraft, "when": "joka keskiviikko klo 13", "minutes": 90, "topic": "Budjetti 2027"}
+    again = (await bot.click("session.redraft", data, **EN_US))["value"]
+
+    assert_valid_card(again)
+    assert "joka keskiviikko 31.3.2027 asti" in texts(again)
