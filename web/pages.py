@@ -774,7 +774,7 @@ def report_page(site: Site, data: ReportInput) -> str:
     )
     note = tr._(
         "This report is for the coordinators of the network. It names no one. The link works until {when}.",
-        when=when_text(tr, data.expires, tz),
+        when=when_text(tr, data.expires, tz, capital=False),  # inside a sentence
     )
     summary = [
         (tr._("Sessions held"), tr.number(figures.sessions_held)),

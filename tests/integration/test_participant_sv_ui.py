@@ -167,3 +167,12 @@ async def test_a_session_under_way_without_a_link_does_not_promise_one_before_it
     assert "Pågår nu" in page
     assert "Möteslänken läggs till före träffen." not in page
     assert "Ingen möteslänk har lagts till för den här träffen." in page
+
+
+async def test_the_report_says_until_when_its_link_works_mid_sentence_in_lower_case(bot: Harness) -> None:
+    await announced(bot)
+    [card] = cards_of(await bot.say('rapport "Kaffe med Uffe"'))
+    link = next(a["url"] for a in card["actions"] if a.get("type") == "Action.OpenUrl")
+    page = await (await bot.client.get(urlsplit(link).path)).text()
+    # 09:00 UTC + 24 h, a Tuesday in Helsinki: "till: tisdag", not "till: Tisdag"
+    assert "Länken gäller till: tisdag 6.1.2026" in page, page[page.find("Länken") :][:120]
