@@ -256,6 +256,8 @@ def sessions_card(
     recent: Sequence[Session],
     coming: Mapping[int, int],
     took_part: Mapping[int, int] | None = None,
+    *,
+    more_cancelled: int = 0,
 ) -> dict[str, Any]:
     """A network's sessions: upcoming ones with how many are coming, past ones with how many took
     part (``took_part``, from the participation ledger) or that they were cancelled."""
@@ -292,6 +294,10 @@ def sessions_card(
     body: list[cards.Element] = [cards.title(tr._("Sessions of {network}", network=network.name))]
     body.append({"type": "TextBlock", "text": tr._("Upcoming"), "weight": "Bolder", "wrap": True})
     body += rows(upcoming, upcoming_state) or [cards.text(tr._("Nothing scheduled."), subtle=True)]
+    if more_cancelled:
+        body.append(
+            cards.text(tr.n_("and {n} more cancelled", "and {n} more cancelled", more_cancelled), subtle=True)
+        )
     if recent:
         body.append({"type": "TextBlock", "text": tr._("Recent"), "weight": "Bolder", "wrap": True})
         body += rows(recent, past_state)

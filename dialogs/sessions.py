@@ -44,6 +44,8 @@ ALL_WORDS = {"all", "series", "kaikki", "sarja", "alla", "serien", "hela"}
 TIMES_WORDS = {"times", "time", "kertaa", "kerran", "krt", "gånger", "gång", "ggr"}
 MAX_WHEN_WORDS = 7
 MAX_BARE_MINUTES = 720
+MAX_LISTED = 20  # upcoming sessions on the sessions card
+MAX_CANCELLED_LISTED = 3  # ... and cancelled ones among them; the rest as a count
 
 
 class DraftPayload(BaseModel):
@@ -212,7 +214,13 @@ async def sessions_command(ctx: Context, args: str) -> Sequence[Reply]:
         for s in await svc.sessions.for_network(network.id, start=now - timedelta(days=90), end=now)
         if s.ends_at < now
     ]
-    upcoming, recent = upcoming[:20], recent[-10:]
+    # The next 20 held or planned, and the nearest few cancelled: a cancelled series must not
+    # crowd out the sessions that will be held.
+    active = [s for s in upcoming if s.status != SessionStatus.CANCELLED][:MAX_LISTED]
+    cancelled = [s for s in upcoming if s.status == SessionStatus.CANCELLED]
+    more_cancelled = max(0, len(cancelled) - MAX_CANCELLED_LISTED)
+    upcoming = sorted(active + cancelled[:MAX_CANCELLED_LISTED], key=lambda s: (s.starts_at, s.id))
+    recent = recent[-10:]
     coming = {s.id: len(await svc.sessions.coming(s.id)) for s in upcoming}
     # Past sessions: who took part, from the ledger (RSVPs are intention, not attendance).
     took_part = {
@@ -220,7 +228,10 @@ async def sessions_command(ctx: Context, args: str) -> Sequence[Reply]:
         for s in recent
         if s.status != SessionStatus.CANCELLED
     }
-    return [CardReply(session_cards.sessions_card(ctx.tr, network, upcoming, recent, coming, took_part))]
+    card = session_cards.sessions_card(
+        ctx.tr, network, upcoming, recent, coming, took_part, more_cancelled=more_cancelled
+    )
+    return [CardReply(card)]
 
 
 async def cancel_command(ctx: Context, args: str) -> Sequence[Reply]:

@@ -170,3 +170,20 @@ async def test_changing_a_series_to_another_weekday_keeps_its_end(bot: Harness) 
 
     assert_valid_card(again)
     assert "joka keskiviikko 31.3.2027 asti" in texts(again)
+
+
+async def test_a_cancelled_series_does_not_crowd_the_new_one_out_of_the_list(bot: Harness) -> None:
+    verbs = await finnish_draft(bot, 'sovi Taloustorstai "joka torstai klo 14" "Budjetti 2027"')
+    await bot.click("session.confirm", verbs["session.confirm"], **EN_US)
+    await bot.say("peru #1 kaikki", **EN_US)
+    [card] = cards_of(await bot.say('sovi Taloustorstai "joka keskiviikko klo 13" "Verotulot"', **EN_US))
+    confirm = next(a["data"] for a in card["actions"] if a["verb"] == "session.confirm")
+    await bot.click("session.confirm", confirm, **EN_US)
+
+    [listing] = cards_of(await bot.say("tapaamiset Taloustorstai", **EN_US))
+
+    assert_valid_card(listing)
+    rows = [line for line in texts(listing).splitlines() if line.startswith("**#")]
+    assert len([row for row in rows if row.endswith("(peruttu)")]) == 3
+    assert len([row for row in rows if "Verotulot" in row]) == 10  # all the new series made so far
+    assert FI.n_("and {n} more cancelled", "and {n} more cancelled", 7) in texts(listing)  # 10 - 3
