@@ -93,6 +93,10 @@ class BadLanguage(UserError):
     message_id = N_("The language must be fi, sv or en.")
 
 
+class UnknownField(UserError):
+    message_id = N_("A network has no \u201c{field}\u201d to change. Use: {usage}")
+
+
 class NeedMention(UserError):
     message_id = N_("Mention the person with @, e.g. {usage}")
 
@@ -262,7 +266,7 @@ async def _edit(ctx: Context, network: Network, tokens: list[str]) -> Sequence[R
         raise MissingParts(usage=usage)
     field = next((f for f, aliases in FIELDS.items() if fold(tokens[0]) in {fold(a) for a in aliases}), None)
     if field is None:
-        raise MissingParts(usage=usage)
+        raise UnknownField(field=tokens[0], usage=usage)
     value = " ".join(tokens[1:])
     planning = services(ctx).planning
     me = person(ctx.turn)

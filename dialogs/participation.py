@@ -40,6 +40,14 @@ class BadPeriod(UserError):
     message_id = N_("I didn't understand the period \u201c{text}\u201d. Try 90 days, 12 months, 2026 or all.")
 
 
+class BadFormat(UserError):
+    message_id = N_("I can export as CSV or Excel, not \u201c{text}\u201d. Use: {usage}")
+
+
+# file types a coordinator might ask for instead of csv or xlsx ("vie X pdf")
+OTHER_FORMATS = {"pdf", "xls", "excel", "json", "txt", "doc", "docx", "ods", "html", "word"}
+
+
 class NoUnmatched(UserError):
     message_id = N_("No unmatched meeting events in this conversation.")
 
@@ -311,14 +319,13 @@ async def _network_and_rest(ctx: Context, tokens: list[str]) -> tuple[Network, l
 
 async def export_command(ctx: Context, args: str) -> Sequence[Reply]:
     tokens = split_args(args)
+    usage = {
+        "en": "export NAME [csv|xlsx] [12 months]",
+        "fi": "vie NIMI [csv|xlsx] [12 kk]",
+        "sv": "exportera NAMN [csv|xlsx] [12 mån]",
+    }[ctx.lang]
     if not tokens:
-        raise MissingParts(
-            usage={
-                "en": "export NAME [csv|xlsx] [12 months]",
-                "fi": "vie NIMI [csv|xlsx] [12 kk]",
-                "sv": "exportera NAMN [csv|xlsx] [12 mån]",
-            }[ctx.lang]
-        )
+        raise MissingParts(usage=usage)
     svc = services(ctx)
     fmt = "csv"
     for index, token in enumerate(tokens):
@@ -326,6 +333,9 @@ async def export_command(ctx: Context, args: str) -> Sequence[Reply]:
             fmt = token.casefold()
             del tokens[index]
             break
+    for token in tokens[1:]:
+        if token.casefold().lstrip(".") in OTHER_FORMATS:
+            raise BadFormat(text=token, usage=usage)
     network, period_words = await _network_and_rest(ctx, tokens)
     me = person(ctx.turn)
     svc.planning.require_coordinator(network, me)

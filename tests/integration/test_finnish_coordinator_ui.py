@@ -187,3 +187,23 @@ async def test_a_cancelled_series_does_not_crowd_the_new_one_out_of_the_list(bot
     assert len([row for row in rows if row.endswith("(peruttu)")]) == 3
     assert len([row for row in rows if "Verotulot" in row]) == 10  # all the new series made so far
     assert FI.n_("and {n} more cancelled", "and {n} more cancelled", 7) in texts(listing)  # 10 - 3
+
+
+async def test_asking_for_a_pdf_export_says_csv_or_excel(bot: Harness) -> None:
+    await bot.say('verkosto luo "Taloustorstai" viikoittain kieli fi', **EN_US)
+
+    [reply] = await bot.say("vie Taloustorstai pdf", **EN_US)
+
+    assert reply["text"] == FI._(
+        "I can export as CSV or Excel, not \u201c{text}\u201d. Use: {usage}",
+        text="pdf",
+        usage="vie NIMI [csv|xlsx] [12 kk]",
+    )
+
+
+async def test_an_unknown_field_to_edit_is_named(bot: Harness) -> None:
+    await bot.say('verkosto luo "Taloustorstai" viikoittain kieli fi', **EN_US)
+
+    [reply] = await bot.say("verkosto muokkaa Taloustorstai väri sininen", **EN_US)
+
+    assert reply["text"].startswith("Verkostolla ei ole muutettavaa tietoa ”väri”. Kirjoita näin: verkosto")
