@@ -385,7 +385,11 @@ def networks_card(
         )
     for network in networks:
         upcoming = next_sessions.get(network.id)
-        when = when_text(tr, upcoming.starts_at, network.timezone) if upcoming else tr._("not scheduled")
+        when = (
+            when_text(tr, upcoming.starts_at, network.timezone, capital=False)
+            if upcoming
+            else tr._("not scheduled")
+        )
         line = f"**{network.name}** \u2013 {cadence_text(tr, network)}, {status_text(tr, network.status)}. "
         line += tr._("Next: {when}", when=when)
         if upcoming and upcoming.join_url:

@@ -161,7 +161,7 @@ class SessionJobs:
         text = tr._(
             "{network} starts soon: {when}.",
             network=network.name,
-            when=when_text(tr, session.starts_at, network.timezone),
+            when=when_text(tr, session.starts_at, network.timezone, capital=False),
         )
         if session.topic:
             text += " " + session.topic
@@ -231,7 +231,7 @@ class SessionJobs:
             return
         ref = await self.svc.refs.get(conversation_id)
         tr = self.catalogs[lang_of_locale(ref.locale if ref else None)]
-        when = when_text(tr, session.starts_at, network.timezone)
+        when = when_text(tr, session.starts_at, network.timezone, capital=False)
         if what == "reminder":
             text = tr._("Reminder: {network} meets tomorrow, {when}.", network=network.name, when=when)
             if session.join_url:

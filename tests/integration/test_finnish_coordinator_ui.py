@@ -7,7 +7,7 @@ The clock starts on Friday 4 December 2026, 10:00 in Helsinki.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +207,18 @@ async def test_an_unknown_field_to_edit_is_named(bot: Harness) -> None:
     [reply] = await bot.say("verkosto muokkaa Taloustorstai väri sininen", **EN_US)
 
     assert reply["text"].startswith("Verkostolla ei ole muutettavaa tietoa ”väri”. Kirjoita näin: verkosto")
+
+
+async def test_the_finnish_reminder_writes_the_weekday_in_lower_case(bot: Harness) -> None:
+    verbs = await finnish_draft(bot, 'sovi Taloustorstai "tänään klo 12"')
+    await bot.click("session.confirm", verbs["session.confirm"], **EN_US)
+    await bot.run_jobs()
+
+    await bot.advance(timedelta(hours=1, minutes=45))  # 11:45, a quarter before
+
+    [reminder] = [
+        r.activity["text"]
+        for r in bot.connector.received
+        if r.kind == "send" and "alkaa pian" in (r.activity.get("text") or "")
+    ]
+    assert reminder.startswith("Taloustorstai alkaa pian: perjantaina 4.12.2026 12:00 (")
