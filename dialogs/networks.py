@@ -297,7 +297,13 @@ async def _edit(ctx: Context, network: Network, tokens: list[str]) -> Sequence[R
         network = await planning.edit(network, me, ends_on=None)
     else:
         network = await planning.edit(network, me, ends_on=_end_date(ctx, tokens[1:]))
-    return [TextReply(ctx.tr._("{network} is updated.", network=network.name))]
+    # The network's card under the line, so the coordinator sees what it now says.
+    upcoming = (await services(ctx).sessions.next_sessions(ctx.clock.now())).get(network.id)
+    card = session_cards.network_card(ctx.tr, network, upcoming, services(ctx).public_url)
+    updated = ctx.tr._("{network} is updated.", network=network.name)
+    card["body"].insert(0, {"type": "TextBlock", "text": "\u2714 " + updated, "wrap": True, "color": "Good"})
+    card["fallbackText"] = updated
+    return [CardReply(card)]
 
 
 async def _coordinators(ctx: Context, tokens: list[str]) -> Sequence[Reply]:

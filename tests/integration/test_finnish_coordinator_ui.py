@@ -222,3 +222,17 @@ async def test_the_finnish_reminder_writes_the_weekday_in_lower_case(bot: Harnes
         if r.kind == "send" and "alkaa pian" in (r.activity.get("text") or "")
     ]
     assert reminder.startswith("Taloustorstai alkaa pian: perjantaina 4.12.2026 12:00 (")
+
+
+async def test_an_edit_shows_the_network_as_it_now_is(bot: Harness) -> None:
+    await bot.say('verkosto luo "Taloustorstai" viikoittain kieli fi', **EN_US)
+
+    [card] = cards_of(
+        await bot.say('verkosto muokkaa Taloustorstai kuvaus "Kuntatalouden torstaikahvit"', **EN_US)
+    )
+
+    assert_valid_card(card)
+    shown = texts(card)
+    assert FI._("{network} is updated.", network="Taloustorstai") in shown
+    assert "Kuntatalouden torstaikahvit" in shown
+    assert "viikoittain" in shown

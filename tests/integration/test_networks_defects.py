@@ -100,8 +100,8 @@ async def test_ending_a_network_tells_its_home_and_removes_personal_data(bot: Ha
 
 async def test_after_a_rename_edits_reach_the_renamed_network_and_the_old_name_is_free(bot: Harness) -> None:
     await bot.say('network create "Taloustorstai" weekly')
-    [renamed] = await bot.say('network edit Taloustorstai name "Kaffe"')
-    assert renamed["text"] == "Kaffe is updated."
+    [renamed] = cards_of(await bot.say('network edit Taloustorstai name "Kaffe"'))
+    assert "Kaffe is updated." in texts(renamed)
     # The old name is free for a new network, and then means the new one.
     [created] = cards_of(await bot.say('network create "Taloustorstai" monthly'))
     assert "Taloustorstai is created" in texts(created)
@@ -113,8 +113,8 @@ async def test_after_a_rename_edits_reach_the_renamed_network_and_the_old_name_i
     assert "weekly" in texts(kaffe)
     assert "Talousasiat" not in texts(kaffe)
     # Renaming Kaffe (found as "Kaffe") changes Kaffe, not the network now called Taloustorstai.
-    [renamed_again] = await bot.say('network edit Kaffe name "Kaffe med Uffe"')
-    assert renamed_again["text"] == "Kaffe med Uffe is updated."
+    [renamed_again] = cards_of(await bot.say('network edit Kaffe name "Kaffe med Uffe"'))
+    assert "Kaffe med Uffe is updated." in texts(renamed_again)
     [info] = cards_of(await bot.say("network info Taloustorstai"))
     assert texts(info).startswith("Taloustorstai")
 
@@ -154,8 +154,8 @@ async def test_an_end_date_makes_a_network_fixed_term_and_clearing_it_continuous
 async def test_clearing_the_end_date_makes_the_network_continuous_again(bot: Harness) -> None:
     await bot.say('verkosto luo "Syksy" viikoittain määräaikainen 30.6.2026 asti', locale="fi-FI")
     assert await scalar(bot, "SELECT kind FROM networks WHERE name = 'Syksy'") == "fixed_term"
-    [reply] = await bot.say("verkosto muokkaa Syksy päättyy ei", locale="fi-FI")
-    assert reply["text"] == FI._("{network} is updated.", network="Syksy")
+    [reply] = cards_of(await bot.say("verkosto muokkaa Syksy päättyy ei", locale="fi-FI"))
+    assert FI._("{network} is updated.", network="Syksy") in texts(reply)
     assert await scalar(bot, "SELECT kind FROM networks WHERE name = 'Syksy'") == "continuous"
     [info] = cards_of(await bot.say("network info Syksy"))
     assert "Ends on" not in texts(info)
