@@ -16,14 +16,14 @@ from dialogs.common import MissingParts, person, services
 from dialogs.i18n import N_, Translator
 from dialogs.router import Command, Context, Router
 from dialogs.services import Services
-from dialogs.session_cards import note_card
+from dialogs.session_cards import note_card, when_text
 from dialogs.turn import ActionResult, CardReply, Reply, TextReply, Turn, User
 from domain.errors import UserError
 from domain.networks import Network, fold
-from domain.participation import Member
+from domain.participation import Member, WhichSession, organisation_name
 from domain.polls import QUESTION_TEXTS, QuestionResult
 from domain.reports import NetworkReport, SessionLine, network_report
-from domain.sessions import parse_session_ref
+from domain.sessions import Session, parse_session_ref
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,19 @@ def parse_period(text: str, now: datetime) -> tuple[datetime, datetime]:
 async def here_command(ctx: Context, args: str) -> Sequence[Reply]:
     svc = services(ctx)
     turn = ctx.turn
-    session = await svc.ledger.check_in(
-        member(turn.user, turn), turn.conversation_id, turn.conversation_kind == "personal"
-    )
+    try:
+        session = await svc.ledger.check_in(
+            member(turn.user, turn), turn.conversation_id, turn.conversation_kind == "personal"
+        )
+    except WhichSession as which:
+        # The shared session cards show "I'm here" only in a person's refreshed view: offer the
+        # open sessions here, each with its own button.
+        choices = []
+        for open_session in which.sessions:
+            network = await svc.planning.networks.get(open_session.network_id)
+            assert network is not None
+            choices.append((network, open_session))
+        return [CardReply(which_session_card(ctx.tr, choices))]
     network = await svc.planning.networks.get(session.network_id)
     assert network is not None
     return [
@@ -99,6 +109,34 @@ async def here_command(ctx: Context, args: str) -> Sequence[Reply]:
             )
         )
     ]
+
+
+def which_session_card(tr: Translator, choices: Sequence[tuple[Network, Session]]) -> dict[str, Any]:
+    """The sessions open for check-in at once, each with its network, topic, time and button."""
+    title = tr._("Several sessions are open for check-in")
+    body: list[cards.Element] = [cards.title(title), cards.text(tr._("Which one are you at?"))]
+    for network, session in choices:
+        heading = f"{network.name}: {session.topic}" if session.topic else network.name
+        body.append(
+            {
+                "type": "Container",
+                "separator": True,
+                "spacing": "Medium",
+                "items": [
+                    {"type": "TextBlock", "text": heading, "weight": "Bolder", "wrap": True},
+                    cards.text(when_text(tr, session.starts_at, network.timezone), subtle=True),
+                    {
+                        "type": "ActionSet",
+                        "actions": [
+                            cards.execute(
+                                tr._("I'm here"), "session.checkin", {"session": session.id}, style="positive"
+                            )
+                        ],
+                    },
+                ],
+            }
+        )
+    return cards.card(body, lang=tr.lang, fallback=title)
 
 
 async def checkin_action(ctx: Context, payload: CheckinPayload) -> ActionResult:
@@ -205,8 +243,22 @@ def _feedback_value(tr: Translator, result: QuestionResult) -> str:
     )
 
 
+def _organisation_text(tr: Translator, organisation: str, home_tenant: str | None) -> str:
+    name = organisation_name(organisation, home_tenant)
+    if name.domain:
+        return name.domain
+    if name.home:
+        return tr._("this organisation")
+    return tr._("another organisation (\u2026{tail})", tail=name.tail)
+
+
 def report_card(
-    tr: Translator, network: Network, report: NetworkReport, period: str, link: str | None
+    tr: Translator,
+    network: Network,
+    report: NetworkReport,
+    period: str,
+    link: str | None,
+    home_tenant: str | None = None,
 ) -> dict[str, Any]:
     """The report in chat: key figures, the latest sessions (held or not, new and returning),
     the organisations taking part most and the feedback of closed polls; a chart and the page."""
@@ -241,7 +293,14 @@ def report_card(
         body.extend(cards.text(_session_line(tr, network, line)) for line in report.latest)
     if report.organisations:
         heading(tr._("Organisations taking part most (participations)"))
-        body.append(cards.facts([(org, tr.number(count)) for org, count in report.organisations]))
+        body.append(
+            cards.facts(
+                [
+                    (_organisation_text(tr, org, home_tenant), tr.number(count))
+                    for org, count in report.organisations
+                ]
+            )
+        )
     if report.feedback:
         heading(tr._("Feedback of closed polls"))
         body.append(
@@ -301,7 +360,10 @@ async def report_command(ctx: Context, args: str) -> Sequence[Reply]:
     )
     link = svc.links.report(network.id, start, end, lang=ctx.lang) if svc.links else None
     period = _period_text(ctx.tr, start, min(end, now), network.timezone)
-    return [CardReply(report_card(ctx.tr, network, report, period, link))]
+    # The network's own organisation is the tenant of its home conversation.
+    home = await svc.refs.get(network.home_conversation_id) if network.home_conversation_id else None
+    home_tenant = home.tenant_id if home else None
+    return [CardReply(report_card(ctx.tr, network, report, period, link, home_tenant))]
 
 
 async def _network_and_rest(ctx: Context, tokens: list[str]) -> tuple[Network, list[str]]:

@@ -84,10 +84,35 @@ class NothingToCheckInTo(UserError):
 
 
 class WhichSession(UserError):
+    """More than one session is open for check-in here: the person picks theirs from ``sessions``."""
+
     message_id = (
         "Several sessions are open right now: "
         "use the \u201cI'm here\u201d button on the right session's card."
     )
+
+    def __init__(self, sessions: Sequence[Session] = ()) -> None:
+        super().__init__()
+        self.sessions = tuple(sessions)
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationName:
+    """How a report names one of the ledger's organisations (see organisation_of)."""
+
+    domain: str | None  # its e-mail domain, when the ledger knows one
+    home: bool = False  # a tenant id alone, the tenant of the network's home conversation
+    tail: str = ""  # a tenant id alone, another tenant: its last four characters
+
+
+def organisation_name(organisation: str, home_tenant: str | None) -> OrganisationName:
+    """An e-mail domain has a dot, an Entra tenant id (a GUID) has none; a raw GUID says nothing
+    to a coordinator, so a tenant is named as the network's own organisation or by its tail."""
+    if "." in organisation:
+        return OrganisationName(domain=organisation)
+    if home_tenant and organisation.casefold() == home_tenant.casefold():
+        return OrganisationName(domain=None, home=True)
+    return OrganisationName(domain=None, tail=organisation[-4:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +304,7 @@ class Ledger:
         if not sessions:
             raise NothingToCheckInTo()
         if len(sessions) > 1:
-            raise WhichSession()
+            raise WhichSession(sessions)
         return await self.check_in_session(sessions[0].id, member)
 
     async def check_in_session(self, session_id: int, member: Member) -> Session:
