@@ -269,29 +269,78 @@ async def _cancel_series(ctx: Context, session_id: int) -> Sequence[Reply]:
     return [TextReply(text)]
 
 
+MOVE_USAGE: dict[Lang, str] = {
+    "en": 'move #12 "friday 10:00"',
+    "fi": 'siirrä #12 "perjantaina klo 10"',
+    "sv": 'flytta #12 "fredag kl 10"',
+}
+MAX_SHOWN = 80
+
+
+class ExtraWordsAfterMove(UserError):
+    message_id = N_(
+        "I didn't understand \u201c{words}\u201d after the new time. Nothing was moved. Use: {usage}"
+    )
+
+
+class MoveKeepsLength(UserError):
+    message_id = N_(
+        "Moving keeps the session's length ({minutes} min), so \u201c{words}\u201d can't be applied. "
+        "Nothing was moved. Use: {usage}"
+    )
+
+
+def _shown_words(words: Sequence[str]) -> str:
+    text = " ".join(" ".join(words).split())
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "\u2026"
+
+
+def _move_when(ctx: Context, network: Network, session: Session, tokens: list[str]) -> When:
+    """The new time from ``tokens``, refusing words after it rather than ignoring them.
+
+    Only a length the schedule command accepts may follow, and only the session's own length:
+    a move keeps the length (the stored end moves with the start).
+    """
+    usage = MOVE_USAGE[ctx.lang]
+    when, rest = _parse_when_tokens(ctx, network, tokens)
+    if rest and " " not in tokens[0]:
+        # The fewest words that make a date may stop short ("10:00" before "am"): the most that do.
+        for used in range(min(MAX_WHEN_WORDS, len(tokens)), len(tokens) - len(rest), -1):
+            with contextlib.suppress(UserError):
+                text = " ".join(tokens[:used])
+                when = parse_when(text, lang=ctx.lang, tz=network.timezone, now=ctx.clock.now())
+                rest = tokens[used:]
+                break
+    length = session.ends_at - session.starts_at
+    asked = [(when.length, " ".join(tokens))] if when.length is not None else []
+    if rest:
+        extra = parse_duration(" ".join(rest)) if rest[0][:1].isdigit() else None
+        if extra is None:
+            raise ExtraWordsAfterMove(words=_shown_words(rest), usage=usage)
+        asked.append((extra, " ".join(rest)))
+    for duration, words in asked:
+        if duration != length:
+            minutes = int(length.total_seconds()) // 60
+            raise MoveKeepsLength(minutes=minutes, words=_shown_words([words]), usage=usage)
+    return when
+
+
 async def move_command(ctx: Context, args: str) -> Sequence[Reply]:
     tokens = split_args(args)
-    usage = {
-        "en": 'move #12 "friday 10:00"',
-        "fi": 'siirrä #12 "perjantaina klo 10"',
-        "sv": 'flytta #12 "fredag kl 10"',
-    }
     if len(tokens) < 2:
-        raise MissingParts(usage=usage[ctx.lang])
+        raise MissingParts(usage=MOVE_USAGE[ctx.lang])
     svc = services(ctx)
     session = await svc.planning.session(parse_session_ref(tokens[0]))
     network = await svc.planning.networks.get(session.network_id)
     assert network is not None
-    when, _rest = _parse_when_tokens(ctx, network, tokens[1:])
+    when = _move_when(ctx, network, session, tokens[1:])
     moved = await svc.planning.move(session.id, person(ctx.turn), when.start)
     text = session_cards.when_text(ctx.tr, moved.starts_at, network.timezone, capital=False)
-    return [
-        TextReply(
-            ctx.tr._(
-                "Moved: {network} is now {when}. Those coming are told.", network=network.name, when=text
-            )
-        )
-    ]
+    reply = ctx.tr._(
+        "Moved: {network} is now {when}. Those coming are told.", network=network.name, when=text
+    )
+    # The same warnings as the schedule command's confirmation card (holiday, night hour, weekday).
+    return [TextReply("\n\n".join([reply, *("\u26a0 " + w for w in _warnings(ctx.tr, when))]))]
 
 
 async def personal_view(ctx: Context, session_id: int) -> dict[str, object]:
