@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import text
 
 from bot.app import PARTS
-from bot.graph import GraphClient, GraphTokens
+from bot.graph import GraphClient
 from domain.clock import FakeClock
 from domain.participation import ATTENDANCE_FETCH
 from tests.fakes.graph import FakeGraph, attendance_record
 from tests.integration.test_participation_flow import meeting, members, session_today
+from tests.support.graph import Sleeps, graph_tokens
 from tests.support.harness import Harness, cards_of, running_bot, texts
 
 MEETING = "meeting-1"  # the id the meeting events carry (tests.integration.test_participation_flow)
@@ -26,16 +27,6 @@ MEETING = "meeting-1"  # the id the meeting events carry (tests.integration.test
 
 def at(hour: int, minute: int) -> dt.datetime:
     return dt.datetime(2026, 1, 5, hour, minute, tzinfo=dt.UTC)
-
-
-class Sleeps:
-    """The Graph client's injected sleep: records each delay and returns at once."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
 
 
 @pytest.fixture
@@ -58,13 +49,7 @@ async def test_the_attendance_report_is_merged_once_teams_has_it(tmp_path: Path,
     trace = aiohttp.TraceConfig()
     trace.on_request_start.append(on_request_start)
     sleeps = Sleeps()
-    tokens = GraphTokens(
-        fake.client_id,
-        tenant_id=fake.tenant_id,
-        authority_host=fake.authority,
-        secret=fake.client_secret,
-        ca_bundle=str(fake.ca_path),
-    )
+    tokens = graph_tokens(fake)
     async with (
         aiohttp.ClientSession(trace_configs=[trace]) as http,
         running_bot(tmp_path, FakeClock()) as bot,
@@ -96,13 +81,7 @@ async def test_the_attendance_report_is_merged_once_teams_has_it(tmp_path: Path,
 async def test_a_report_that_never_comes_is_asked_for_four_times_and_given_up_quietly(
     tmp_path: Path, fake: FakeGraph
 ) -> None:
-    tokens = GraphTokens(
-        fake.client_id,
-        tenant_id=fake.tenant_id,
-        authority_host=fake.authority,
-        secret=fake.client_secret,
-        ca_bundle=str(fake.ca_path),
-    )
+    tokens = graph_tokens(fake)
     async with aiohttp.ClientSession() as http, running_bot(tmp_path, FakeClock()) as bot:
         graph = GraphClient(http, tokens, fake.graph_url, fake.organizer_id, fake.client_ssl())
         session_jobs = bot.app[PARTS].runner._handlers[ATTENDANCE_FETCH].__self__  # type: ignore[attr-defined]

@@ -21,6 +21,7 @@ from bot.settings import Settings
 from domain.participation import Member, ReportRecord
 from domain.ports import AttendanceSource, DeliveryFailed, MeetingProvider, OnlineMeeting
 from tests.fakes.graph import GRAPH_DEFAULT_SCOPE, FakeGraph, attendance_record
+from tests.support.graph import Sleeps, graph_tokens
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 START = dt.datetime(2026, 3, 2, 17, 0, tzinfo=HELSINKI)  # 15:00 UTC
@@ -28,16 +29,6 @@ END = dt.datetime(2026, 3, 2, 18, 30, tzinfo=HELSINKI)
 
 
 OPEN_TOKENS: list[GraphTokens] = []  # closed by the fake fixture
-
-
-class Sleeps:
-    """The injected sleep: records each delay and returns at once."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
 
 
 @pytest.fixture
@@ -60,13 +51,7 @@ def sleeps() -> Sleeps:
 
 
 def make_tokens(fake: FakeGraph, *, secret: str | None = None, tenant: str | None = None) -> GraphTokens:
-    tokens = GraphTokens(
-        fake.client_id,
-        tenant_id=tenant or fake.tenant_id,
-        authority_host=fake.authority,
-        secret=fake.client_secret if secret is None else secret,
-        ca_bundle=str(fake.ca_path),
-    )
+    tokens = graph_tokens(fake, secret=secret, tenant=tenant)
     OPEN_TOKENS.append(tokens)
     return tokens
 
@@ -136,14 +121,7 @@ async def test_concurrent_calls_share_one_token_request(
 
 async def test_token_is_renewed_five_minutes_before_expiry(fake: FakeGraph) -> None:
     now = [1000.0]
-    tokens = GraphTokens(
-        fake.client_id,
-        tenant_id=fake.tenant_id,
-        authority_host=fake.authority,
-        secret=fake.client_secret,
-        ca_bundle=str(fake.ca_path),
-        monotonic=lambda: now[0],
-    )
+    tokens = graph_tokens(fake, monotonic=lambda: now[0])
     OPEN_TOKENS.append(tokens)
     first = await tokens.token()
     now[0] += fake.expires_in - 301  # still more than five minutes left

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from bot.app import PARTS
-from bot.graph import GraphClient, GraphTokens
+from bot.graph import GraphClient
 from dialogs.session_jobs import SessionJobs
 from domain import planning
 from domain.clock import FakeClock
@@ -25,6 +25,7 @@ from domain.ports import DeliveryFailed, OnlineMeeting
 from tests.fakes.graph import FakeGraph
 from tests.integration.test_sessions_flow import announcements, create_network, schedule_and_confirm
 from tests.support.cards import assert_valid_card
+from tests.support.graph import graph_tokens
 from tests.support.harness import Harness, cards_of, running_bot
 
 START = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
@@ -64,13 +65,7 @@ async def fake(tmp_path: Path) -> AsyncIterator[FakeGraph]:
 
 @pytest.fixture
 async def graph(fake: FakeGraph) -> AsyncIterator[GraphClient]:
-    tokens = GraphTokens(
-        fake.client_id,
-        tenant_id=fake.tenant_id,
-        authority_host=fake.authority,
-        secret=fake.client_secret,
-        ca_bundle=str(fake.ca_path),
-    )
+    tokens = graph_tokens(fake)
     async with aiohttp.ClientSession() as http:
         client = GraphClient(
             http, tokens, fake.graph_url, fake.organizer_id, fake.client_ssl(), sleep=Sleeps()
