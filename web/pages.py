@@ -32,7 +32,6 @@ from dialogs.turn import LANGS, Lang
 from domain.networks import Network, NetworkStatus
 from domain.participation import NetworkFigures
 from domain.polls import DONT_KNOW, OPTION_LABELS, QUESTION_TEXTS, SCALE, QuestionResult
-from domain.reports import held_figures as held_figures  # the routes' one meaning of "held"
 from domain.sessions import Session, SessionStatus
 from web import charts
 

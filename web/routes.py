@@ -32,7 +32,7 @@ from domain.networks import Network, NetworkStatus
 from domain.participation import Ledger
 from domain.polls import Feedback, QuestionResult
 from domain.ports import AuditLog, NetworkStore, SessionStore
-from domain.reports import public_counts, question_results
+from domain.reports import held_figures, public_counts, question_results
 from domain.sessions import Series, Session
 from web import pages
 from web.exports import tables, to_csv, to_xlsx
@@ -104,11 +104,6 @@ async def session_changes(audit: AuditLog, network_id: int) -> dict[int, int]:
             except (KeyError, TypeError, ValueError):
                 continue
     return dict(moves)
-
-
-def feedback_results(votes: list[tuple[str, int]]) -> list[QuestionResult]:
-    """Per question asked in the period (the standard questions first), its distribution."""
-    return question_results(votes)
 
 
 def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> None:
@@ -267,11 +262,11 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
         figures = await d.ledger.network_figures(
             network, start, end, strong_share=d.strong_share, recent_sessions=d.recent_sessions
         )
-        figures = pages.held_figures(figures, min(end, now))
+        figures = held_figures(figures, min(end, now))
         feedback: list[QuestionResult] = []
         if d.feedback is not None:
             votes = await d.feedback.store.network_votes(network.id, start, end)
-            feedback = feedback_results(list(votes))
+            feedback = question_results(list(votes))
         expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
 
         def export_url(fmt: str) -> str:
@@ -313,7 +308,7 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
         figures = await d.ledger.network_figures(
             network, start, end, strong_share=d.strong_share, recent_sessions=d.recent_sessions
         )
-        figures = pages.held_figures(figures, min(end, d.clock.now()))
+        figures = held_figures(figures, min(end, d.clock.now()))
         lang, _ = pages.negotiate(request.query.get("lang") or claims.get("lang"), "", network.lang)
         png = await asyncio.to_thread(pages.participation_png, catalogs(d)[lang], network, figures)
         return web.Response(
