@@ -179,7 +179,20 @@ class TapaamoBot:
         if not replies:
             return
         deadline = asyncio.get_running_loop().time() + self.reply_wait
-        messages = [self._outbound(activity, index, reply) for index, reply in enumerate(replies)]
+        conversation_id = str(activity["conversation"]["id"])
+        turn_id = activity.get("id") or f"no-id-{uuid.uuid4().hex}"
+        digest = hashlib.sha256(f"{conversation_id}|{turn_id}".encode()).hexdigest()[:40]
+        messages = [
+            OutboundMessage(
+                key=f"reply:{digest}:{index}",
+                conversation_id=conversation_id,
+                service_url=str(activity["serviceUrl"]),
+                activity=reply_to(activity, reply),
+                tenant_id=tenant_of(activity),
+                reply_to_id=activity.get("id"),
+            )
+            for index, reply in enumerate(replies)
+        ]
         for position, message in enumerate(messages):
             outcome = await self.sender.send_by(message, deadline)
             if outcome is None:
@@ -188,19 +201,6 @@ class TapaamoBot:
                 return
             if not outcome.ok:
                 raise ConnectorError(outcome.http_status or 0, outcome.error or "reply refused")
-
-    def _outbound(self, activity: dict[str, Any], index: int, reply: Reply) -> OutboundMessage:
-        conversation_id = str(activity["conversation"]["id"])
-        turn_id = activity.get("id") or f"no-id-{uuid.uuid4().hex}"
-        digest = hashlib.sha256(f"{conversation_id}|{turn_id}".encode()).hexdigest()[:40]
-        return OutboundMessage(
-            key=f"reply:{digest}:{index}",
-            conversation_id=conversation_id,
-            service_url=str(activity["serviceUrl"]),
-            activity=reply_to(activity, reply),
-            tenant_id=tenant_of(activity),
-            reply_to_id=activity.get("id"),
-        )
 
     async def _defer(self, message: OutboundMessage) -> None:
         log.info(
