@@ -84,12 +84,8 @@ class NothingToCheckInTo(UserError):
 
 
 class WhichSession(UserError):
-    """More than one session is open for check-in here: the person picks theirs from ``sessions``."""
-
-    message_id = (
-        "Several sessions are open right now: "
-        "use the \u201cI'm here\u201d button on the right session's card."
-    )
+    """More than one session is open for check-in here: the person picks theirs from ``sessions``
+    (the here command answers with a card of them, so this error has no text of its own)."""
 
     def __init__(self, sessions: Sequence[Session] = ()) -> None:
         super().__init__()
