@@ -23,6 +23,7 @@ from domain.clock import FakeClock
 from tests.integration.test_web_pages import (
     confirm,
     get,
+    poll_cards,
     report_path,
     session_ids,
     visible_text,
@@ -105,13 +106,7 @@ async def two_sessions_two_organisations_one_closed_poll(bot: Harness) -> None:
     bot.clock.advance(timedelta(minutes=55))
     await bot.post(joined(bot, 2, 3, 4, 5, 6))
     await bot.advance(timedelta(hours=3))  # the session has ended: its poll opens
-    [poll] = [
-        card
-        for r in bot.connector.received
-        if r.kind == "send"
-        for card in cards_of([r.activity])
-        if "poll.vote" in str(card)
-    ]
+    [poll] = poll_cards(bot)
     for n, option in zip((2, 3, 4, 5, 6), (5, 4, 4, 3, 5), strict=True):
         await bot.click("poll.vote", vote_data(poll, option), sender=user(n))
     await bot.advance(timedelta(hours=73))  # closed
@@ -157,13 +152,7 @@ async def test_an_open_polls_answers_and_a_small_polls_mean_are_not_on_the_card(
     bot.clock.advance(timedelta(minutes=55))
     await bot.post(joined(bot, 2, 3, 4))
     await bot.advance(timedelta(hours=3))
-    [poll] = [
-        card
-        for r in bot.connector.received
-        if r.kind == "send"
-        for card in cards_of([r.activity])
-        if "poll.vote" in str(card)
-    ]
+    [poll] = poll_cards(bot)
     for n in (2, 3, 4):
         await bot.click("poll.vote", vote_data(poll, 5), sender=user(n))
     assert "Feedback of closed polls" not in texts(await report_card(bot))  # still open

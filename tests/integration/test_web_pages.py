@@ -92,17 +92,22 @@ async def check_in_and_vote(bot: Harness, voters: int) -> None:
     for n in CHECKED_IN:
         await bot.say("here", sender=user(n, f"Person {n} Surname"))
     await bot.advance(timedelta(hours=3))  # the session ends; 10 minutes later its poll opens
-    [poll] = [
+    [poll] = poll_cards(bot)
+    options = [5, 4, 4, 3, 0, 5][:voters]
+    for n, option in zip(CHECKED_IN, options, strict=False):
+        await bot.click("poll.vote", vote_data(poll, option), sender=user(n))
+    await bot.advance(timedelta(hours=73))
+
+
+def poll_cards(bot: Harness) -> list[dict[str, Any]]:
+    """The feedback poll cards the bot has sent, oldest first."""
+    return [
         card
         for r in bot.connector.received
         if r.kind == "send"
         for card in cards_of([r.activity])
         if "poll.vote" in str(card)
     ]
-    options = [5, 4, 4, 3, 0, 5][:voters]
-    for n, option in zip(CHECKED_IN, options, strict=False):
-        await bot.click("poll.vote", vote_data(poll, option), sender=user(n))
-    await bot.advance(timedelta(hours=73))
 
 
 def vote_data(card: dict[str, Any], option: int) -> dict[str, Any]:
