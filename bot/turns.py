@@ -375,8 +375,7 @@ class MessagesEndpoint:
             return await self.bot.view_again(activity, data)
         except Exception:
             log.exception("could not show the poll again", extra={"activity_id": activity.get("id")})
-            text = self.bot.router.catalogs[to_turn(activity).lang]._(APOLOGY)
-            return {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text}
+            return invoke_body(ActionResult(text=self.bot.router.catalogs[to_turn(activity).lang]._(APOLOGY)))
 
     async def _run(self, activity: dict[str, Any]) -> dict[str, Any] | None:
         return await self.bot.on_turn(activity)
@@ -388,9 +387,7 @@ class MessagesEndpoint:
             lang = "en"
         text = self.bot.router.catalogs[lang]._(APOLOGY)
         if activity["type"] == ActivityTypes.invoke:
-            return web.json_response(
-                {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text}
-            )
+            return web.json_response(invoke_body(ActionResult(text=text)))
         if activity["type"] == ActivityTypes.message:
             try:
                 await self.bot.send(activity, [TextReply(text)])
