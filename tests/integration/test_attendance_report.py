@@ -18,7 +18,7 @@ from bot.graph import GraphClient
 from domain.clock import FakeClock
 from domain.participation import ATTENDANCE_FETCH
 from tests.fakes.graph import FakeGraph, attendance_record
-from tests.integration.test_participation_flow import meeting, members, session_today
+from tests.integration.test_participation_flow import meeting_with_two_today, session_today
 from tests.support.graph import Sleeps, graph_tokens
 from tests.support.harness import Harness, cards_of, running_bot, texts
 
@@ -109,19 +109,7 @@ async def meeting_ended(bot: Harness, fake: FakeGraph) -> None:
     fake.meetings[MEETING] = {"id": MEETING, "subject": "Digisumpit"}
     fake._organizer_of[MEETING] = fake.organizer_id
     await session_today(bot)
-    bot.clock.advance(timedelta(minutes=58))
-    await bot.post(meeting(bot, "meetingStart", StartTime="2026-01-05T10:00:00Z"))
-    await bot.post(
-        bot.activity(
-            "event",
-            name="application/vnd.microsoft.meetingParticipantJoin",
-            value=members(2, 3),
-            channelData={"tenant": {"id": "tenant-1"}, "meeting": {"id": MEETING}},
-        )
-    )
-    bot.clock.advance(timedelta(minutes=62))
-    await bot.post(meeting(bot, "meetingEnd", EndTime="2026-01-05T11:00:00Z"))
-    await bot.run_jobs()
+    await meeting_with_two_today(bot)
 
 
 async def meeting_held(bot: Harness, fake: FakeGraph) -> None:

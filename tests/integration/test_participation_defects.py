@@ -11,7 +11,13 @@ from sqlalchemy import text
 
 from bot.app import PARTS
 from domain.clock import FakeClock
-from tests.integration.test_participation_flow import JOIN, meeting, members, session_today
+from tests.integration.test_participation_flow import (
+    JOIN,
+    meeting,
+    meeting_with_two_today,
+    members,
+    session_today,
+)
 from tests.integration.test_polls_flow import poll_cards
 from tests.support.harness import Harness, cards_of, running_bot, texts, user
 
@@ -38,19 +44,7 @@ async def test_a_series_sharing_one_link_gets_todays_events(bot: Harness) -> Non
     sessions = await weekly_series(bot)
     assert len(sessions) == 10
     today = sessions[0]
-    bot.clock.advance(timedelta(minutes=58))
-    await bot.post(meeting(bot, "meetingStart", StartTime="2026-01-05T10:00:00Z"))
-    await bot.post(
-        bot.activity(
-            "event",
-            name="application/vnd.microsoft.meetingParticipantJoin",
-            value=members(2, 3),
-            channelData={"tenant": {"id": "tenant-1"}, "meeting": {"id": "meeting-1"}},
-        )
-    )
-    bot.clock.advance(timedelta(minutes=62))
-    await bot.post(meeting(bot, "meetingEnd", EndTime="2026-01-05T11:00:00Z"))
-    await bot.run_jobs()
+    await meeting_with_two_today(bot)
 
     assert await held(bot) == [today]
     [report] = cards_of(await bot.say("report Digisumpit"))

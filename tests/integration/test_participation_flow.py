@@ -46,6 +46,24 @@ def meeting(bot: Harness, name: str, **value: object) -> dict:
     )
 
 
+async def meeting_with_two_today(bot: Harness) -> None:
+    """Teams' events of today's 12:00 meeting (5 January, Helsinki): it starts at 12:00 while
+    users 2 and 3 join, and ends at 13:00; then the due jobs run."""
+    bot.clock.advance(timedelta(minutes=58))
+    await bot.post(meeting(bot, "meetingStart", StartTime="2026-01-05T10:00:00Z"))
+    await bot.post(
+        bot.activity(
+            "event",
+            name="application/vnd.microsoft.meetingParticipantJoin",
+            value=members(2, 3),
+            channelData={"tenant": {"id": "tenant-1"}, "meeting": {"id": "meeting-1"}},
+        )
+    )
+    bot.clock.advance(timedelta(minutes=62))
+    await bot.post(meeting(bot, "meetingEnd", EndTime="2026-01-05T11:00:00Z"))
+    await bot.run_jobs()
+
+
 def members(*numbers: int) -> dict:
     return {
         "members": [
