@@ -408,24 +408,28 @@ class SqlJobStore:
         jobs.sort(key=lambda job: (job.due_at, job.id))
         return jobs
 
-    def _claimed(self, job_id: int, attempt: int | None) -> list[Any]:
-        # Only a running job, and only under the claim that reports: a late report from a worker
-        # whose lease ran out must not undo the outcome recorded by the worker that took the job
-        # over, nor make a job that worker is still running claimable again.
+    async def _update_claimed(self, job_id: int, attempt: int | None, values: dict[str, Any]) -> bool:
+        """Set ``values`` on a running job; False when it is not running (under claim ``attempt``).
+
+        Only a running job, and only under the claim that reports: a late report from a worker
+        whose lease ran out must not undo the outcome recorded by the worker that took the job
+        over, nor make a job that worker is still running claimable again.
+        """
         where = [JobRow.id == job_id, JobRow.status == JobStatus.RUNNING.value]
         if attempt is not None:
             where.append(JobRow.attempts == attempt)
-        return where
-
-    async def complete(self, job_id: int, at: datetime, attempt: int | None = None) -> bool:
-        statement = (
-            update(JobRow)
-            .where(*self._claimed(job_id, attempt))
-            .values(status=JobStatus.DONE.value, finished_at=as_utc(at), lease_until=None, last_error=None)
-            .returning(JobRow.id)
-        )
+        statement = update(JobRow).where(*where).values(values).returning(JobRow.id)
         async with self._db.write() as session:
             return (await session.scalar(statement)) is not None
+
+    async def complete(self, job_id: int, at: datetime, attempt: int | None = None) -> bool:
+        values = {
+            "status": JobStatus.DONE.value,
+            "finished_at": as_utc(at),
+            "lease_until": None,
+            "last_error": None,
+        }
+        return await self._update_claimed(job_id, attempt, values)
 
     async def fail(
         self, job_id: int, error: str, retry_at: datetime | None, attempt: int | None = None
@@ -435,19 +439,10 @@ class SqlJobStore:
             values |= {"status": JobStatus.DEAD.value, "finished_at": self._clock.now()}
         else:
             values |= {"status": JobStatus.FAILED.value, "due_at": as_utc(retry_at)}
-        statement = update(JobRow).where(*self._claimed(job_id, attempt)).values(values).returning(JobRow.id)
-        async with self._db.write() as session:
-            return (await session.scalar(statement)) is not None
+        return await self._update_claimed(job_id, attempt, values)
 
     async def renew(self, job_id: int, attempt: int, lease_until: datetime) -> bool:
-        statement = (
-            update(JobRow)
-            .where(*self._claimed(job_id, attempt))
-            .values(lease_until=as_utc(lease_until))
-            .returning(JobRow.id)
-        )
-        async with self._db.write() as session:
-            return (await session.scalar(statement)) is not None
+        return await self._update_claimed(job_id, attempt, {"lease_until": as_utc(lease_until)})
 
     async def get(self, job_id: int) -> Job | None:
         async with self._db.read() as session:
