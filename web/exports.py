@@ -7,19 +7,13 @@ import csv
 import io
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
 from zoneinfo import ZoneInfo
 
-from dialogs.i18n import Catalogs, Translator
+from dialogs.i18n import Translator
 from domain.networks import Network
 from domain.participation import NetworkFigures, Participation
 
 Table = tuple[str, list[str], list[list[object]]]
-
-
-@cache
-def _catalogs() -> Catalogs:
-    return Catalogs()
 
 
 def tables(
@@ -27,10 +21,9 @@ def tables(
     figures: NetworkFigures,
     rows: Sequence[Participation],
     personal: bool,
-    tr: Translator | None = None,
+    tr: Translator,
 ) -> list[Table]:
-    """The file's tables, headed in ``tr``'s language (by default the network's)."""
-    tr = tr or _catalogs()[network.lang]
+    """The file's tables, headed in ``tr``'s language (the route picks the link's, else the network's)."""
     zone = ZoneInfo(network.timezone)
     yes, no = tr._("yes"), tr._("no")
 

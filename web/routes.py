@@ -334,8 +334,8 @@ def add_routes(app: web.Application, deps: Callable[[web.Request], WebDeps]) -> 
         personal = network.is_coordinator(str(claims.get("by", "")))
         rows = await d.ledger.store.for_network(network.id) if personal else []
         # Headed in the language the link was made for (the coordinator's), else the network's.
-        tr = next((catalogs(d)[lang] for lang in LANGS if lang == claims.get("lang")), None)
-        data = tables(network, figures, rows, personal, tr)
+        lang = next((lang for lang in LANGS if lang == claims.get("lang")), network.lang)
+        data = tables(network, figures, rows, personal, catalogs(d)[lang])
         fmt = claims.get("fmt", "csv")
         await d.audit.record(
             actor_id=str(claims.get("by", "")),
