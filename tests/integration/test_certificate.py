@@ -31,6 +31,7 @@ from bot.settings import Settings
 from tests.fakes.connector import FakeConnector
 from tests.fakes.graph import FakeGraph, TokenRequest
 from tests.fakes.jwks import FakeIssuer
+from tests.support.activities import personal_help
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 START = dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC)
@@ -215,17 +216,7 @@ async def test_the_bot_replies_with_a_token_got_by_the_certificate(
         )
         app = create_app(settings, start_ticker=False)
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-            activity = {
-                "type": "message",
-                "id": "cert-1",
-                "channelId": "msteams",
-                "serviceUrl": connector.url,
-                "from": {"id": "29:user-1", "name": "Aino"},
-                "recipient": {"id": f"28:{authority.client_id}", "name": "Tapaamo"},
-                "conversation": {"id": "a:chat-1", "conversationType": "personal"},
-                "locale": "en-US",
-                "text": "help",
-            }
+            activity = personal_help(connector.url, "cert-1", f"28:{authority.client_id}")
             response = await client.post(
                 "/api/messages",
                 data=json.dumps(activity),

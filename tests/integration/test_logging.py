@@ -16,6 +16,7 @@ from bot.app import create_app
 from bot.settings import Settings
 from domain.clock import FakeClock
 from tests.fakes.connector import FakeConnector
+from tests.support.activities import personal_help
 
 log = logging.getLogger("tests.logs")
 FIELDS = {"job_id": 7, "job_kind": "reminder.send", "attempt": 2, "http_status": 429, "retry_after": 30.0}
@@ -116,17 +117,7 @@ async def test_every_line_of_a_turn_carries_its_activity_id(
         caplog.clear()
         response = await client.post(
             "/api/messages",
-            json={
-                "type": "message",
-                "id": "turn-42",
-                "channelId": "msteams",
-                "serviceUrl": connector.url,
-                "from": {"id": "29:user-1", "name": "Aino"},
-                "recipient": {"id": "28:bot", "name": "Tapaamo"},
-                "conversation": {"id": "a:chat-1", "conversationType": "personal"},
-                "locale": "en-US",
-                "text": "help",
-            },
+            json=personal_help(connector.url, "turn-42"),
         )
         assert response.status == 200
         turn_records = [r for r in caplog.records if r.name.startswith(("bot.", "dialogs.", "domain."))]

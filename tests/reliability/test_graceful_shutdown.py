@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 
 from tests.reliability.support import ROOT, free_port
+from tests.support.activities import personal_help
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -108,17 +109,7 @@ async def test_sigterm_finishes_the_turn_under_way_and_refuses_new_connections(
 
             await until("the bot answers /healthz", healthy, 30)
 
-            activity = {
-                "type": "message",
-                "id": "slow-1",
-                "channelId": "msteams",
-                "serviceUrl": connector.url,
-                "from": {"id": "29:user-1", "name": "Aino"},
-                "recipient": {"id": "28:bot", "name": "Tapaamo"},
-                "conversation": {"id": "a:chat-1", "conversationType": "personal"},
-                "locale": "en-US",
-                "text": "help",
-            }
+            activity = personal_help(connector.url, "slow-1")
             turn = asyncio.create_task(session.post(url + "/api/messages", json=activity))
             async with asyncio.timeout(20):
                 await connector.arrived.wait()  # the turn is sending its reply: in flight
