@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 
@@ -39,11 +39,15 @@ class Translator:
     def _value(self, value: object) -> object:
         """Dates and times given as parameters, written as people of this language write them."""
         if isinstance(value, datetime):
-            day = "d MMMM yyyy" if self.lang == "en" else "d.M.yyyy"
-            return format_datetime(value, f"EEEE {day} HH:mm", locale=self.locale)
+            return self._full_short(value)
         if isinstance(value, date):
             return self.date(value)
         return value
+
+    def _full_short(self, local: datetime) -> str:
+        """Weekday, date and time of ``local`` in its own zone: "torstaina 4.12.2026 14:00"."""
+        day = "d MMMM yyyy" if self.lang == "en" else "d.M.yyyy"
+        return format_datetime(local, f"EEEE {day} HH:mm", locale=self.locale)
 
     def n_(self, singular: str, plural: str, n: int, **params: object) -> str:
         forms = self._plurals.get(singular)
@@ -67,10 +71,7 @@ class Translator:
         """
         local = moment.astimezone(ZoneInfo(tz))
         if fmt == "full_short":
-            day = format_datetime(local, "EEEE d.M.yyyy", locale=self.locale)
-            if self.lang == "en":
-                day = format_datetime(local, "EEEE d MMMM yyyy", locale=self.locale)
-            return f"{day} {format_time(local, 'HH:mm', locale=self.locale)}"
+            return self._full_short(local)
         return format_datetime(local, self._pattern(fmt), locale=self.locale)
 
     def date(self, day: date) -> str:
