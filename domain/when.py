@@ -950,14 +950,9 @@ def with_rule(
         position = -1 if old == "-1" and last else (start.day - 1) // 7 + 1
         parts["BYDAY"] = f"{position}{_BYDAY[weekday]}"
     rule = ";".join(f"{key}={value}" for key, value in parts.items() if key not in ("UNTIL", "COUNT"))
-    zone = start.tzinfo
-    ctx = _Ctx(
-        lang=lang,
-        zone=zone if isinstance(zone, ZoneInfo) else ZoneInfo(DEFAULT_TZ),
-        now=start,
-        original=f"{until.day}.{until.month}.{until.year}" if until else str(count or ""),
-    )
-    return _limited(When(start=start, recurrence=Recurrence(rrule=rule, dtstart=start)), until, count, ctx)
+    series = When(start=start, recurrence=Recurrence(rrule=rule, dtstart=start))
+    shown = f"{until.day}.{until.month}.{until.year}" if until else str(count or "")
+    return with_limit(series, until=until, count=count, lang=lang, text=shown)
 
 
 def parse_limit(
