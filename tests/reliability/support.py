@@ -281,6 +281,18 @@ class BotProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def kill9_bot(db_file: Path, workdir: Path, stale_claim_seconds: float = 1.0) -> BotProcess:
+    """The bot of the kill -9 tests: on SQLite at ``db_file``, jobs ticked every 0.05 s with a 1 s
+    lease, a claim stale after ``stale_claim_seconds``, restarted through the fork server."""
+    return BotProcess(
+        f"sqlite+aiosqlite:///{db_file}",
+        workdir,
+        env={"TAPAAMO_JOB_TICK_SECONDS": "0.05", "TAPAAMO_JOB_LEASE_SECONDS": "1"},
+        stale_claim_seconds=stale_claim_seconds,
+        fork_server=True,
+    )
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -48,6 +48,7 @@ from tests.reliability.support import (
     BotProcess,
     Delivery,
     TeamsClient,
+    kill9_bot,
     posts_by_key,
     sqlite_rows,
     user,
@@ -72,13 +73,7 @@ async def test_kill9_during_votes_and_broadcasts_loses_nothing_and_posts_once(tm
     rng = random.Random(SEED)
     db_file = tmp_path / "bot.db"
     async with FakeConnector(seed=SEED) as connector:
-        bot = BotProcess(
-            f"sqlite+aiosqlite:///{db_file}",
-            tmp_path,
-            env={"TAPAAMO_JOB_TICK_SECONDS": "0.05", "TAPAAMO_JOB_LEASE_SECONDS": "1"},
-            stale_claim_seconds=STALE_CLAIM_SECONDS,
-            fork_server=True,
-        )
+        bot = kill9_bot(db_file, tmp_path, STALE_CLAIM_SECONDS)
         acts = Activities(connector.url)
         await bot.start()
         try:

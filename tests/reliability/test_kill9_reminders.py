@@ -35,7 +35,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.fakes.connector import FakeConnector
-from tests.reliability.support import Activities, BotProcess, TeamsClient, sqlite_rows, user, wait_until
+from tests.reliability.support import (
+    Activities,
+    BotProcess,
+    TeamsClient,
+    kill9_bot,
+    sqlite_rows,
+    user,
+    wait_until,
+)
 
 NETWORKS = 5
 FOLLOWERS = 50
@@ -56,13 +64,7 @@ async def test_kill9_during_the_personal_reminder_fan_out_loses_none(tmp_path: P
     rng = random.Random(SEED)
     db_file = tmp_path / "bot.db"
     async with FakeConnector(seed=SEED) as connector:
-        bot = BotProcess(
-            f"sqlite+aiosqlite:///{db_file}",
-            tmp_path,
-            env={"TAPAAMO_JOB_TICK_SECONDS": "0.05", "TAPAAMO_JOB_LEASE_SECONDS": "1"},
-            stale_claim_seconds=1.0,
-            fork_server=True,
-        )
+        bot = kill9_bot(db_file, tmp_path)
         acts = Activities(connector.url, prefix="rem")
         await bot.start()
         try:
