@@ -576,11 +576,10 @@ def build_graph(
 ) -> GraphClient | None:
     """The Graph client the settings ask for, or None when Graph is off or not configured."""
     secret = settings.app_password.get_secret_value()
-    certificate = settings.app_certificate()
     if not (
         settings.graph_enabled
         and settings.app_id
-        and (secret or certificate)
+        and (secret or settings.app_certificate_path is not None)
         and settings.tenant_id
         and settings.graph_organizer_user_id
     ):
@@ -600,7 +599,8 @@ def build_graph(
         tenant_id=settings.tenant_id,
         authority_host=settings.login_authority,
         secret=secret,
-        certificate=certificate,
+        # the certificate file is read only when Graph is built, not whenever Graph is off
+        certificate=settings.app_certificate(),
         ca_bundle=settings.graph_ca_bundle,
     )
     return GraphClient(
