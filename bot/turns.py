@@ -106,7 +106,7 @@ def invoke_body(result: ActionResult) -> dict[str, Any]:
 
 
 class TapaamoBot:
-    """Dispatches a turn to the dialogs by activity type; replies go out through the connector.
+    """Dispatches a turn to the dialogs by activity type; replies go out through the sender.
 
     Activities stay dicts from end to end: botbuilder's msrest models cost a third of a turn's
     CPU in (de)serialisation and mis-parse Teams' meeting payloads (see README, "Design notes").
