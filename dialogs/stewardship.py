@@ -382,10 +382,9 @@ async def _network(ctx: Context, network_id: int, admins: Sequence[str] = ()) ->
 
 def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None:
     async def suggested_draft(
-        ctx: Context, payload: SchedulePayload, acting: Sequence[str] = admins
-    ) -> tuple[Network, Planning, Draft]:
+        ctx: Context, payload: SchedulePayload, network: Network, planning: Planning
+    ) -> Draft:
         """A draft at the nudge's suggested time; pressing any action answers the nudge."""
-        network, planning = await _network(ctx, payload.network, acting)
         draft = await planning.draft(
             network,
             person(ctx.turn),
@@ -396,7 +395,7 @@ def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None
         )
         if watch is not None:
             await watch.answered(network.id)
-        return network, planning, draft
+        return draft
 
     def scheduled_card(ctx: Context, network: Network, start: datetime) -> ActionResult:
         tr = ctx.tr
@@ -432,7 +431,7 @@ def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None
                 if watch is not None:
                     await watch.answered(network.id)
                 return scheduled_card(ctx, network, existing.starts_at)
-        network, planning, draft = await suggested_draft(ctx, payload)
+        draft = await suggested_draft(ctx, payload, network, planning)
         if planning is services(ctx).planning:
             return await confirm_and_report(ctx, draft.id)
         await planning.confirm(draft.id, person(ctx.turn))
@@ -440,7 +439,8 @@ def register(router: Router, watch: Watch | None, admins: Sequence[str]) -> None
 
     async def pick(ctx: Context, payload: SchedulePayload) -> ActionResult:
         # Only coordinators: the draft's own card (another time, confirm) is theirs to press.
-        network, _, draft = await suggested_draft(ctx, payload, ())
+        network, planning = await _network(ctx, payload.network, ())
+        draft = await suggested_draft(ctx, payload, network, planning)
         when_value = ctx.tr.datetime(payload.start, network.timezone, "d.M.yyyy HH:mm")
         return ActionResult(card=change_card(ctx.tr, network, draft, when_value))
 
