@@ -17,14 +17,12 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict
 
 from dialogs import cards
-from dialogs.common import services
 from dialogs.i18n import N_, Translator
 from dialogs.router import Command, Context, Router
 from dialogs.session_cards import note_card
 from dialogs.turn import ActionResult, CardReply, Lang, Reply, Turn
 from domain.clock import Clock
 from domain.errors import BadPayload, UserError
-from domain.networks import NetworkStatus
 from domain.participation import Source
 from domain.polls import MIN_SHOWN
 from domain.privacy import ForgetOutcome, PersonalData, Privacy, Retention, Subject
@@ -509,25 +507,11 @@ def register(
         _personal_only(ctx, FORGETME)
         # The last coordinator of a network cannot be forgotten: say so now, not after the
         # irreversible-looking "Forget me" was pressed (the erasure checks again, in one transaction).
-        user = ctx.turn.user
-        blocked = tuple(
-            network.name
-            for network in await services(ctx).planning.networks.all(
-                [NetworkStatus.ACTIVE.value, NetworkStatus.PAUSED.value]
-            )
-            if network.is_coordinator(user.id, user.aad_id)
-            and all(
-                c.user_id == user.id or (user.aad_id and c.aad_id == user.aad_id)
-                for c in network.coordinators
-            )
-        )
+        subject = subject_of(ctx.turn)
+        blocked = await service().blockers(subject)
         if blocked:
-            return [
-                CardReply(
-                    outcome_card(ctx.tr, ForgetOutcome(blocked=tuple(sorted(blocked, key=str.casefold))))
-                )
-            ]
-        return [CardReply(confirm_card(ctx.tr, confirmations.payload(subject_of(ctx.turn))))]
+            return [CardReply(outcome_card(ctx.tr, ForgetOutcome(blocked=blocked)))]
+        return [CardReply(confirm_card(ctx.tr, confirmations.payload(subject)))]
 
     async def forget_confirm(ctx: Context, payload: ForgetConfirmPayload) -> ActionResult:
         _personal_only(ctx, FORGETME)

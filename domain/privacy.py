@@ -420,6 +420,11 @@ class PrivacyStore(Protocol):
         the person's names, searched for in stored texts along with their ids."""
         ...
 
+    async def blockers(self, subject: Subject) -> tuple[str, ...]:
+        """Names of the networks not yet ended of which ``subject`` is the only coordinator,
+        sorted: what :meth:`forget` would refuse for."""
+        ...
+
     async def forget_conversation(self, conversation_id: str, team_id: str | None = None) -> Sequence[int]:
         """Drop the references of this conversation and of its threads (a channel's
         ``…;messageid=…``), and with ``team_id`` those of every channel of that team; networks
@@ -567,6 +572,10 @@ class Privacy:
 
     async def my_data(self, subject: Subject) -> PersonalData:
         return await self.store.personal_data(subject)
+
+    async def blockers(self, subject: Subject) -> tuple[str, ...]:
+        """The networks ``subject`` is the last coordinator of: while any, :meth:`forget` erases nothing."""
+        return await self.store.blockers(subject)
 
     async def forget(self, subject: Subject) -> ForgetOutcome:
         """Erase ``subject`` everywhere, or (last coordinator somewhere) nothing at all."""

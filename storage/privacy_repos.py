@@ -358,6 +358,10 @@ class SqlPrivacyStore:
                 blocked.append(name)
         return tuple(sorted(blocked, key=str.casefold))
 
+    async def blockers(self, subject: Subject) -> tuple[str, ...]:
+        async with self._db.read() as session:
+            return await self._blockers(session, subject)
+
     async def forget(self, subject: Subject, pseudonym: str, names: Sequence[str]) -> ForgetOutcome:
         found = needles(subject, names)
         counts: dict[str, int] = {}
