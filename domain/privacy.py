@@ -358,14 +358,12 @@ class PersonalData:
                 for d in self.drafts
             ],
             "audit_log": [
-                {"at": _iso(a.at), "action": a.action, "subject": a.subject, "by_you": True}
-                if a.by_you
-                else {
+                {
                     "at": _iso(a.at),
                     "action": a.action,
                     "subject": a.subject,
-                    "by_you": False,
-                    "details": dict(a.details or {}),
+                    "by_you": a.by_you,
+                    **({} if a.by_you else {"details": dict(a.details or {})}),
                 }
                 for a in self.audit
             ],
