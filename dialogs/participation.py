@@ -346,8 +346,8 @@ async def report_command(ctx: Context, args: str) -> Sequence[Reply]:
     svc = services(ctx)
     network, period_words = await _network_and_rest(ctx, tokens)
     svc.planning.require_coordinator(network, person(ctx.turn))
-    start, end = parse_period(" ".join(period_words), ctx.clock.now())
     now = ctx.clock.now()
+    start, end = parse_period(" ".join(period_words), now)
     report = await network_report(
         svc.ledger,
         svc.feedback,
