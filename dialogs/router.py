@@ -56,6 +56,13 @@ class Command:
         return self.usage.get(lang) or self.aliases[lang][0]
 
 
+class CardLang(BaseModel):
+    """A card payload that carries the language of the card clicked: the click is answered in it
+    (errors included), not in the clicking user's Teams locale. Older cards carry none."""
+
+    lang: Lang | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
     verb: str
@@ -151,6 +158,8 @@ class Router:
                 # an id beyond 64 bits cannot name a row: SQLite and PostgreSQL would raise, not miss
                 log.warning("refused card payload for %s: a number out of range", verb)
                 raise BadPayload()
+            if isinstance(payload, CardLang) and payload.lang is not None and payload.lang != ctx.lang:
+                ctx = self.context(turn, payload.lang)
             return await action.handler(ctx, payload)
         except UserError as error:
             return ActionResult(text=ctx.tr._(error.message_id, **error.params))

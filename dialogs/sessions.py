@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,7 +12,7 @@ from dialogs import session_cards
 from dialogs.args import split_args
 from dialogs.common import MissingParts, person, services
 from dialogs.i18n import N_, Translator
-from dialogs.router import Command, Context, Router
+from dialogs.router import CardLang, Command, Context, Router
 from dialogs.services import Services
 from dialogs.session_cards import note_card
 from dialogs.turn import ActionResult, CardReply, Lang, Reply, TextReply
@@ -48,16 +46,14 @@ MAX_LISTED = 20  # upcoming sessions on the sessions card
 MAX_CANCELLED_LISTED = 3  # ... and cancelled ones among them; the rest as a count
 
 
-class DraftPayload(BaseModel):
+class DraftPayload(CardLang):
     model_config = ConfigDict(extra="ignore")
     draft: int
-    lang: Lang | None = None  # the language of the card clicked; older cards have none
 
 
-class RedraftPayload(BaseModel):
+class RedraftPayload(CardLang):
     model_config = ConfigDict(extra="ignore")
     draft: int
-    lang: Lang | None = None
     when: str = Field(max_length=200)
     minutes: int | str | None = None
     topic: str = Field(default="", max_length=5000)
@@ -72,9 +68,6 @@ class RsvpPayload(BaseModel):
 class SessionPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
     session: int
-
-
-P = TypeVar("P", DraftPayload, RedraftPayload)
 
 
 class NotAWhen(UserError):
@@ -398,24 +391,6 @@ async def shared_card(
     )
 
 
-def in_card_lang(
-    handler: Callable[[Context, P], Awaitable[ActionResult]],
-) -> Callable[[Context, P], Awaitable[ActionResult]]:
-    """Answer a click in the language of the card clicked (a Finnish draft gets a Finnish answer,
-    errors included), not in the clicking user's Teams locale."""
-
-    async def wrapped(ctx: Context, payload: P) -> ActionResult:
-        if payload.lang is None or payload.lang == ctx.lang:
-            return await handler(ctx, payload)
-        ctx = dataclasses.replace(ctx, lang=payload.lang, tr=ctx.for_lang(payload.lang))
-        try:
-            return await handler(ctx, payload)
-        except UserError as error:
-            return ActionResult(text=ctx.tr._(error.message_id, **error.params))
-
-    return wrapped
-
-
 async def confirm_action(ctx: Context, payload: DraftPayload) -> ActionResult:
     return await confirm_and_report(ctx, payload.draft)
 
@@ -555,9 +530,10 @@ def register(router: Router) -> None:
             coordinator_only=True,
         )
     )
-    router.action("session.confirm", DraftPayload, in_card_lang(confirm_action))
-    router.action("session.change", DraftPayload, in_card_lang(change_action))
-    router.action("session.redraft", RedraftPayload, in_card_lang(redraft_action))
-    router.action("session.discard", DraftPayload, in_card_lang(discard_action))
+    # A Finnish draft's buttons are answered in Finnish: the payloads carry the card's language.
+    router.action("session.confirm", DraftPayload, confirm_action)
+    router.action("session.change", DraftPayload, change_action)
+    router.action("session.redraft", RedraftPayload, redraft_action)
+    router.action("session.discard", DraftPayload, discard_action)
     router.action("session.rsvp", RsvpPayload, rsvp_action)
     router.action("session.view", SessionPayload, view_action)
