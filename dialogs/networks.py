@@ -47,12 +47,6 @@ COORDINATORS_USAGE: dict[Lang, str] = {
     "sv": "nätverk koordinatorer lägg-till|ta-bort NAMN @person",
 }
 NAME_WORD: dict[Lang, str] = {"en": "NAME", "fi": "NIMI", "sv": "NAMN"}
-FOLLOW_USAGE: dict[Lang, str] = {"en": "follow NAME", "fi": "seuraa NIMI", "sv": "följ NAMN"}
-UNFOLLOW_USAGE: dict[Lang, str] = {
-    "en": "unfollow NAME",
-    "fi": "lopeta-seuranta NIMI",
-    "sv": "sluta-följa NAMN",
-}
 # "ends" with one of these takes the end date away: the network goes on with no end.
 NO_END_WORDS = {"none", "no", "never", "-", "ei", "ei-koskaan", "ingen", "inget", "aldrig"}
 SUBCOMMANDS: dict[str, tuple[str, ...]] = {
@@ -381,7 +375,7 @@ async def follow_action(ctx: Context, payload: FollowPayload) -> ActionResult:
 async def follow_command(ctx: Context, args: str, follow: bool) -> Sequence[Reply]:
     tokens = split_args(args)
     if not tokens:
-        raise MissingParts(usage=(FOLLOW_USAGE if follow else UNFOLLOW_USAGE)[ctx.lang])
+        raise MissingParts()
     svc = services(ctx)
     network = await svc.planning.find(" ".join(tokens))
     await svc.planning.set_follow(network.id, person(ctx.turn), follow)
@@ -429,7 +423,7 @@ def register(router: Router) -> None:
             aliases={"en": ("follow",), "fi": ("seuraa",), "sv": ("följ",)},
             handler=follow,
             summary=N_("Hear of a network's sessions: announcements and reminders."),
-            usage=FOLLOW_USAGE,
+            usage={"en": "follow NAME", "fi": "seuraa NIMI", "sv": "följ NAMN"},
         )
     )
     router.command(
@@ -438,7 +432,7 @@ def register(router: Router) -> None:
             aliases={"en": ("unfollow",), "fi": ("lopeta-seuranta",), "sv": ("sluta-följa",)},
             handler=unfollow,
             summary=N_("Stop following a network."),
-            usage=UNFOLLOW_USAGE,
+            usage={"en": "unfollow NAME", "fi": "lopeta-seuranta NIMI", "sv": "sluta-följa NAMN"},
         )
     )
     router.action("network.follow", FollowPayload, follow_action)

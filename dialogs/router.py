@@ -136,7 +136,9 @@ class Router:
         except UnknownCommand as error:
             return [TextReply(self._unknown(ctx, str(error.params["command"])))]
         except UserError as error:
-            return [TextReply(ctx.tr._(error.message_id, **error.params))]
+            # An error saying "Use: {usage}" with no usage of its own shows the command's.
+            params = {"usage": found[0].usage_in(ctx.lang), **error.params} if found else error.params
+            return [TextReply(ctx.tr._(error.message_id, **params))]
 
     async def handle_action(self, turn: Turn, verb: str, data: Mapping[str, Any]) -> ActionResult:
         ctx = self.context(turn)

@@ -164,7 +164,7 @@ def _dated(params: dict[str, str]) -> dict[str, object]:
 async def schedule_command(ctx: Context, args: str) -> Sequence[Reply]:
     tokens = split_args(args)
     if len(tokens) < 2:
-        raise MissingParts(usage=USAGE[ctx.lang])
+        raise MissingParts()
     svc = services(ctx)
     network = await svc.planning.find(tokens[0])
     svc.planning.require_coordinator(network, person(ctx.turn))
@@ -195,9 +195,7 @@ async def _draft(
 async def sessions_command(ctx: Context, args: str) -> Sequence[Reply]:
     tokens = split_args(args)
     if not tokens:
-        raise MissingParts(
-            usage={"en": "sessions NAME", "fi": "tapaamiset NIMI", "sv": "träffar NAMN"}[ctx.lang]
-        )
+        raise MissingParts()
     svc = services(ctx)
     network = await svc.planning.find(" ".join(tokens), include_ended=True)
     now = ctx.clock.now()
@@ -230,9 +228,7 @@ async def sessions_command(ctx: Context, args: str) -> Sequence[Reply]:
 async def cancel_command(ctx: Context, args: str) -> Sequence[Reply]:
     tokens = split_args(args)
     if not tokens:
-        raise MissingParts(
-            usage={"en": "cancel #12 [all]", "fi": "peru #12 [kaikki]", "sv": "avboka #12 [alla]"}[ctx.lang]
-        )
+        raise MissingParts()
     svc = services(ctx)
     if len(tokens) > 1 and fold(tokens[1]) in ALL_WORDS:
         return await _cancel_series(ctx, parse_session_ref(tokens[0]))
@@ -321,7 +317,7 @@ def _move_when(ctx: Context, network: Network, session: Session, tokens: list[st
 async def move_command(ctx: Context, args: str) -> Sequence[Reply]:
     tokens = split_args(args)
     if len(tokens) < 2:
-        raise MissingParts(usage=MOVE_USAGE[ctx.lang])
+        raise MissingParts()
     svc = services(ctx)
     session = await svc.planning.session(parse_session_ref(tokens[0]))
     network = await svc.planning.networks.get(session.network_id)
@@ -522,11 +518,7 @@ def register(router: Router) -> None:
             aliases={"en": ("move",), "fi": ("siirrä",), "sv": ("flytta",)},
             handler=move_command,
             summary=N_("Move a session to another time; those coming are told."),
-            usage={
-                "en": 'move #12 "friday 10:00"',
-                "fi": 'siirrä #12 "perjantaina klo 10"',
-                "sv": 'flytta #12 "fredag kl 10"',
-            },
+            usage=MOVE_USAGE,
             coordinator_only=True,
         )
     )
