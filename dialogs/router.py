@@ -202,7 +202,11 @@ class Router:
         )
 
     def help_alias(self, lang: Lang) -> str:
+        return self.alias("help", lang) or "help"
+
+    def alias(self, name: str, lang: Lang) -> str | None:
+        """The first ``lang`` word of the command called ``name``, if it is registered."""
         for command in self.commands:
-            if command.name == "help":
+            if command.name == name:
                 return command.aliases[lang][0]
-        return "help"
+        return None

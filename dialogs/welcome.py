@@ -30,9 +30,7 @@ def welcome_card(router: Router, tr: Translator, shared: bool = False) -> dict[s
         ),
         cards.text(help_text, subtle=True),
     ]
-    networks_word = next(
-        (command.aliases[tr.lang][0] for command in router.commands if command.name == "networks"), None
-    )
+    networks_word = router.alias("networks", tr.lang)
     if networks_word is not None:  # a participant's first step: which networks meet, and when
         body.insert(
             2,
