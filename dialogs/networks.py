@@ -9,7 +9,7 @@ from typing import cast
 
 from pydantic import BaseModel, ConfigDict
 
-from dialogs import cards, session_cards
+from dialogs import session_cards
 from dialogs.args import split_args, take_keyword
 from dialogs.common import MissingParts, person, services
 from dialogs.i18n import N_
@@ -343,14 +343,7 @@ async def networks_command(ctx: Context, args: str) -> Sequence[Reply]:
     svc = services(ctx)
     networks = await svc.planning.networks.all([NetworkStatus.ACTIVE.value, NetworkStatus.PAUSED.value])
     upcoming = await svc.sessions.next_sessions(ctx.clock.now())
-    card = session_cards.networks_card(ctx.tr, networks, upcoming)
-    if networks:  # the public pages: every session ahead and a calendar to subscribe to
-        index = f"{svc.public_url.rstrip('/')}/?lang={ctx.lang}"
-        card["actions"] = [
-            *card.get("actions", []),
-            cards.open_url(ctx.tr._("Network pages and calendars"), index),
-        ]
-    return [CardReply(card)]
+    return [CardReply(session_cards.networks_card(ctx.tr, networks, upcoming, svc.public_url))]
 
 
 async def follow_action(ctx: Context, payload: FollowPayload) -> ActionResult:

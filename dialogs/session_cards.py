@@ -376,7 +376,7 @@ def join_text(tr: Translator, network: Network) -> str:
 
 
 def networks_card(
-    tr: Translator, networks: Sequence[Network], next_sessions: Mapping[int, Session]
+    tr: Translator, networks: Sequence[Network], next_sessions: Mapping[int, Session], public_url: str
 ) -> dict[str, Any]:
     body: list[cards.Element] = [cards.title(tr._("Networks"))]
     if not networks:
@@ -396,4 +396,8 @@ def networks_card(
             line += f" \u2013 [{tr._('Join')}]({upcoming.join_url})"
         body.append(cards.text(line))
         body.append(cards.text(join_text(tr, network), subtle=True))
-    return cards.card(body, lang=tr.lang, fallback=tr._("Networks"))
+    actions: list[cards.Element] = []
+    if networks:  # the public pages: every session ahead and a calendar to subscribe to
+        index = f"{public_url.rstrip('/')}/?lang={tr.lang}"
+        actions.append(cards.open_url(tr._("Network pages and calendars"), index))
+    return cards.card(body, lang=tr.lang, fallback=tr._("Networks"), actions=actions)
