@@ -156,9 +156,7 @@ async def network_command(ctx: Context, args: str) -> Sequence[Reply]:
     network = await planning.find(rest[0], include_ended=sub in ("info", "pause", "resume", "end"))
     me = person(ctx.turn)
     if sub == "info":
-        upcoming = (await services(ctx).sessions.next_sessions(ctx.clock.now())).get(network.id)
-        tr = ctx.tr
-        return [CardReply(session_cards.network_card(tr, network, upcoming, services(ctx).public_url))]
+        return [await _network_card(ctx, network)]
     if sub in ("pause", "resume", "end"):
         status = {"pause": NetworkStatus.PAUSED, "resume": NetworkStatus.ACTIVE, "end": NetworkStatus.ENDED}[
             sub
@@ -291,13 +289,14 @@ async def _edit(ctx: Context, network: Network, tokens: list[str]) -> Sequence[R
         network = await planning.edit(network, me, ends_on=None)
     else:
         network = await planning.edit(network, me, ends_on=_end_date(ctx, tokens[1:]))
-    # The network's card under the line, so the coordinator sees what it now says.
-    upcoming = (await services(ctx).sessions.next_sessions(ctx.clock.now())).get(network.id)
-    card = session_cards.network_card(ctx.tr, network, upcoming, services(ctx).public_url)
-    updated = ctx.tr._("{network} is updated.", network=network.name)
-    card["body"].insert(0, {"type": "TextBlock", "text": "\u2714 " + updated, "wrap": True, "color": "Good"})
-    card["fallbackText"] = updated
-    return [CardReply(card)]
+    return [await _network_card(ctx, network, ctx.tr._("{network} is updated.", network=network.name))]
+
+
+async def _network_card(ctx: Context, network: Network, updated: str | None = None) -> CardReply:
+    """The network's card with its next session; ``updated`` says above it what just changed."""
+    svc = services(ctx)
+    upcoming = (await svc.sessions.next_sessions(ctx.clock.now())).get(network.id)
+    return CardReply(session_cards.network_card(ctx.tr, network, upcoming, svc.public_url, updated=updated))
 
 
 async def _coordinators(ctx: Context, tokens: list[str]) -> Sequence[Reply]:

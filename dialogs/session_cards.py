@@ -330,8 +330,15 @@ def cadence_text(tr: Translator, network: Network) -> str:
 
 
 def network_card(
-    tr: Translator, network: Network, next_session: Session | None, public_url: str
+    tr: Translator,
+    network: Network,
+    next_session: Session | None,
+    public_url: str,
+    *,
+    updated: str | None = None,
 ) -> dict[str, Any]:
+    """A network's card; ``updated`` (a change just made) is said above it, so the coordinator
+    sees what the card now says."""
     pairs = [
         (tr._("Meets"), cadence_text(tr, network)),
         (tr._("Language"), {"fi": "suomi", "sv": "svenska", "en": "English"}[network.lang]),
@@ -358,7 +365,9 @@ def network_card(
         actions = []  # nothing more to hear of
     if next_session and next_session.join_url:
         actions.insert(0, cards.open_url(tr._("Join the next session"), next_session.join_url))
-    return cards.card(body, lang=tr.lang, fallback=network.name, actions=actions)
+    if updated:
+        body.insert(0, {"type": "TextBlock", "text": "\u2714 " + updated, "wrap": True, "color": "Good"})
+    return cards.card(body, lang=tr.lang, fallback=updated or network.name, actions=actions)
 
 
 FOLLOW_WORD = {"en": "follow", "fi": "seuraa", "sv": "följ"}
