@@ -14,6 +14,7 @@ from dialogs import cards
 from dialogs.i18n import N_, Translator
 from domain.networks import Network, NetworkStatus
 from domain.sessions import Draft, Session, SessionStatus
+from domain.when import rule_parts
 
 WEEKDAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
 MAX_REFRESH_USERS = 60  # Teams refreshes a card automatically for at most 60 listed users
@@ -49,7 +50,7 @@ def repeat_text(tr: Translator, rrule: str | None, until: Any = None, count: int
     """ "every Monday and Thursday until 27 May 2027" from an RRULE, in the card's language."""
     if not rrule:
         return None
-    parts = dict(part.split("=", 1) for part in rrule.removeprefix("RRULE:").split(";") if "=" in part)
+    parts = rule_parts(rrule)
     names = get_day_names("wide", context="stand-alone", locale=tr.locale)
     days = [day for day in parts.get("BYDAY", "").split(",") if day[-2:] in WEEKDAYS]
     weekday = format_list([names[WEEKDAYS[day[-2:]]] for day in days], locale=tr.locale) if days else ""

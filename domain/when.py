@@ -66,6 +66,7 @@ __all__ = [
     "parse_duration",
     "parse_limit",
     "parse_when",
+    "rule_parts",
     "with_limit",
     "with_rule",
 ]
@@ -917,6 +918,11 @@ def with_limit(when: When, *, until: date | None, count: int | None, lang: Lang,
     return _limited(when, until, count, ctx)
 
 
+def rule_parts(rrule: str) -> dict[str, str]:
+    """An RRULE's parts by name: "FREQ=WEEKLY;BYDAY=TH" is {"FREQ": "WEEKLY", "BYDAY": "TH"}."""
+    return dict(part.split("=", 1) for part in rrule.removeprefix("RRULE:").split(";") if "=" in part)
+
+
 def with_rule(
     when: When,
     rrule: str,
@@ -932,7 +938,7 @@ def with_rule(
     monthly one ("first thursday") becomes the start's weekday at the start's place in its month,
     so that the new start is itself the first occurrence.
     """
-    parts = dict(part.split("=", 1) for part in rrule.removeprefix("RRULE:").split(";") if "=" in part)
+    parts = rule_parts(rrule)
     start = when.start
     weekday = start.weekday()
     days = [day for day in parts.get("BYDAY", "").split(",") if day]
